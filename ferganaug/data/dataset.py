@@ -18,7 +18,8 @@ class FaceDataset:
     """Faces as one uint8 tensor [N, 1, 48, 48] plus int64 labels in canonical emotion order.
 
     ``splits`` holds indices into SPLITS (int8); ``identities`` (int64, -1 = unknown) lets
-    readers that know who is pictured keep identities disjoint across splits.
+    readers that know who is pictured keep identities disjoint across splits. Tensors in
+    ``info`` whose first dimension is N are per-row columns and follow ``subset``.
     """
 
     images: torch.Tensor
@@ -59,11 +60,19 @@ class FaceDataset:
             identities=None if self.identities is None else self.identities[index],
             class_names=self.class_names,
             source=self.source,
-            info=dict(self.info),
+            info=_index_row_info(self.info, index, len(self)),
         )
 
     def class_counts(self) -> list[int]:
         return torch.bincount(self.labels, minlength=len(self.class_names)).tolist()
+
+
+def _index_row_info(info: dict, index: torch.Tensor, n: int) -> dict:
+    """Copy ``info``, indexing entries that are per-row tensors (length N) like the images."""
+    return {
+        key: value[index] if isinstance(value, torch.Tensor) and value.shape[:1] == (n,) else value
+        for key, value in info.items()
+    }
 
 
 def concat(datasets: list[FaceDataset], source: str = "") -> FaceDataset:
