@@ -1,0 +1,113 @@
+"""Saving and loading classifier artefacts. A checkpoint is untrusted input: weights_only loads,
+and every way it can be wrong gets a message that says which file and what was expected."""
+
+from __future__ import annotations
+
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Sequence
+
+import torch
+import torch.nn as nn
+
+from ferganaug.utils.files import atomic_torch_save
+
+MODEL_KIND = "ferganaug.classifier"
+TRAIN_STATE_KIND = "ferganaug.classifier-train-state"
+FORMAT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is missing, truncated, of another kind, or does not fit."""
+
+
+def model_artifact(
+    model: nn.Module, model_name: str, model_kwargs: dict, class_names: Sequence[str], info: dict | None = None
+) -> dict:
+    """The inference artefact: enough to rebuild the model with no other file."""
+    return {
+        "kind": MODEL_KIND,
+        "format_version": FORMAT_VERSION,
+        "model_name": model_name,
+        "model_kwargs": dict(model_kwargs),
+        "class_names": list(class_names),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "info": info or {},
+    }
+
+
+def save_model(path: str | Path, artifact: dict) -> None:
+    atomic_torch_save(artifact, path)
+
+
+def read_checkpoint(path: str | Path, kinds: Sequence[str] = (MODEL_KIND, TRAIN_STATE_KIND)) -> dict:
+    """Load a checkpoint dict safely and check that it is one of ``kinds``."""
+    path = Path(path)
+    if path.is_dir():
+        for candidate in ("model.pt", "checkpoints/best.pt", "checkpoints/last.pt"):
+            if (path / candidate).is_file():
+                path = path / candidate
+                break
+        else:
+            raise CheckpointError(f"{path} is a folder without model.pt or checkpoints/last.pt")
+    if not path.is_file():
+        raise CheckpointError(f"no such checkpoint file: {path}")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, OSError) as err:
+        raise CheckpointError(
+            f"{path} is truncated, corrupt or not a ferganaug checkpoint "
+            f"({type(err).__name__}: {str(err).splitlines()[0][:200] if str(err) else 'no detail'})"
+        ) from None
+    kind = obj.get("kind") if isinstance(obj, dict) else None
+    if kind not in kinds:
+        raise CheckpointError(
+            f"{path} is not a {' or '.join(kinds)} checkpoint (found kind={kind!r}); "
+            "expected a file written by fer-classify train"
+        )
+    if obj.get("format_version", 0) > FORMAT_VERSION:
+        raise CheckpointError(f"{path} was written by a newer ferganaug (format {obj['format_version']})")
+    return obj
+
+
+def check_class_names(found: Sequence[str], expected: Sequence[str], path: str | Path) -> None:
+    if list(found) != list(expected):
+        raise CheckpointError(
+            f"{path}: class order {list(found)} does not match the expected {list(expected)}"
+        )
+
+
+def build_model_from_artifact(artifact: dict, path: str | Path = "<checkpoint>") -> nn.Module:
+    """Rebuild a registered model and load its weights strictly."""
+    from classifiers.registry import UnknownModelError, create_model
+
+    try:
+        model = create_model(
+            artifact["model_name"],
+            num_classes=len(artifact["class_names"]),
+            class_names=tuple(artifact["class_names"]),
+            **artifact.get("model_kwargs", {}),
+        )
+    except UnknownModelError as err:
+        raise CheckpointError(f"{path}: {err}") from None
+    try:
+        model.load_state_dict(artifact["state_dict"], strict=True)
+    except RuntimeError as err:
+        first = str(err).splitlines()
+        raise CheckpointError(
+            f"{path}: weights do not fit architecture '{artifact['model_name']}' "
+            f"({' '.join(first[:2])[:300]})"
+        ) from None
+    return model
+
+
+def load_classifier(
+    path: str | Path, expected_class_names: Sequence[str] | None = None
+) -> tuple[nn.Module, dict]:
+    """Load a classifier (model.pt, a training checkpoint, or a run folder) in eval mode."""
+    artifact = read_checkpoint(path)
+    if expected_class_names is not None:
+        check_class_names(artifact["class_names"], expected_class_names, path)
+    model = build_model_from_artifact(artifact, path)
+    return model.eval(), artifact

@@ -1,0 +1,235 @@
+"""`fer-classify`: a thin click shell over the classifier library. Validates, builds a frozen
+config, calls library code, prints where the results went."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from classifiers.checkpoint import CheckpointError
+from classifiers.registry import UnknownModelError, list_models, model_info
+from ferganaug.data.errors import DataError
+from ferganaug.emotions import UnknownEmotionError
+
+USER_ERRORS = (DataError, CheckpointError, UnknownModelError, UnknownEmotionError, FloatingPointError)
+
+# Recipe field -> TrainConfig field, for filling options the user did not give.
+_RECIPE_FIELDS = {
+    "optimizer": "optimizer", "lr": "lr", "weight_decay": "weight_decay", "betas": "betas",
+    "momentum": "momentum", "nesterov": "nesterov", "scheduler": "scheduler",
+    "plateau_factor": "plateau_factor", "plateau_patience": "plateau_patience", "epochs": "epochs",
+    "batch_size": "batch_size", "label_smoothing": "label_smoothing", "class_weights": "class_weights",
+    "augment": "augment", "early_stopping_patience": "early_stopping", "freeze_epochs": "freeze_epochs",
+}
+
+
+def user_errors(func):
+    """Turn the library's input errors into one clean line instead of a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except USER_ERRORS as err:
+            raise click.ClickException(str(err)) from None
+        except KeyboardInterrupt:
+            raise click.ClickException("interrupted; a run can be continued with --resume RUN_DIR") from None
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.option("-v", "--verbose", is_flag=True, help="Log debug details.")
+def main(verbose: bool) -> None:
+    """Facial expression classifiers: list, train, evaluate, predict, inspect data."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO, format="%(message)s", stream=sys.stderr
+    )
+
+
+@main.command("models")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def models_command(as_json: bool) -> None:
+    """List the registered designs with parameter counts and input specs."""
+    infos = [model_info(name) for name in list_models()]
+    if as_json:
+        click.echo(json.dumps(infos, indent=2, default=str))
+        return
+    click.echo(f"{'name':<18} {'study':<6} {'params':>12}  input")
+    for info in infos:
+        click.echo(f"{info['name']:<18} {info.get('study', ''):<6} {info['params']:>12,}  {info.get('input', '')}")
+
+
+@main.command("data-info")
+@click.argument("data", metavar="DATA")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--skip-bad", is_flag=True, help="Skip malformed rows and report how many.")
+@click.option("--cache-dir", type=click.Path(file_okay=False), default=None, help="Decoded-data cache folder.")
+@user_errors
+def data_info_command(data: str, as_json: bool, skip_bad: bool, cache_dir: str | None) -> None:
+    """Counts per split and class, duplicates, conflicting labels, blanks and test leakage.
+
+    DATA is a spec: builtin, a FER2013 .csv/.csv.gz, an image folder, a FER+ votes file,
+    a path,label CSV or a synthetic folder.
+    """
+    from ferganaug.data.audit import audit_dataset, format_audit
+    from ferganaug.data.spec import load_dataset
+
+    report = audit_dataset(load_dataset(data, cache_dir=cache_dir, skip_bad=skip_bad))
+    click.echo(json.dumps(report, indent=2) if as_json else format_audit(report))
+
+
+@main.command("train")
+@click.option("--data", default="builtin", metavar="SPEC", help="Dataset spec (see data-info).")
+@click.option("--model", type=click.Choice(list_models()), default="deep-cnn", help="Registered design.")
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Epochs [default: the design's recipe].")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="[default: recipe]")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None, help="Learning rate [default: recipe].")
+@click.option("--optimizer", type=click.Choice(["adam", "adamw", "sgd"]), default=None, help="[default: recipe]")
+@click.option("--momentum", type=click.FloatRange(0, 1), default=None, help="SGD momentum [default: recipe].")
+@click.option("--nesterov/--no-nesterov", default=None, help="SGD Nesterov momentum [default: recipe].")
+@click.option("--weight-decay", type=click.FloatRange(min=0), default=None, help="[default: recipe]")
+@click.option("--scheduler", type=click.Choice(["none", "plateau", "onecycle", "cosine"]), default=None, help="[default: recipe]")
+@click.option("--label-smoothing", type=click.FloatRange(0, 1, max_open=True), default=None, help="[default: recipe]")
+@click.option("--class-weights", default=None, metavar="none|inverse|effective|W1,..,W7", help="Loss weights [default: recipe].")
+@click.option("--balanced-sampler", is_flag=True, help="Draw batches class-balanced (oversampling).")
+@click.option("--augment", type=click.Choice(["none", "light", "standard", "strong"]), default=None, help="Augmentation preset [default: recipe].")
+@click.option("--early-stopping", type=click.IntRange(min=1), default=None, metavar="PATIENCE", help="Stop after PATIENCE epochs without improvement; best weights are restored [default: recipe].")
+@click.option("--monitor", type=click.Choice(["val_acc", "val_loss", "val_macro_f1"]), default="val_acc", help="What best/early stopping watch.")
+@click.option("--freeze-epochs", type=click.IntRange(min=0), default=None, help="Epochs with the pretrained backbone frozen [default: recipe].")
+@click.option("--input-size", type=click.IntRange(min=32), default=None, help="Input size for 224-px designs (e.g. 112 on CPU).")
+@click.option("--weights", type=click.Path(exists=True, dir_okay=False), default=None, help="ImageNet state dict for transfer designs.")
+@click.option("--augment-with", type=click.Path(exists=True, file_okay=False), default=None, metavar="DIR", help="Synthetic folder added to the training split only.")
+@click.option("--augment-cap", type=click.IntRange(min=1), default=None, help="At most this many synthetic faces per emotion.")
+@click.option("--augment-ratio", type=click.FloatRange(min=0, min_open=True), default=None, help="At most RATIO x the real training count per emotion.")
+@click.option("--seed", type=int, default=0, help="Seed for weights, sampling and augmentation.")
+@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto", help="auto measures the candidates and keeps the fastest.")
+@click.option("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
+@click.option("--out", "runs_root", type=click.Path(file_okay=False), default="runs/fer-classify", help="Folder of run folders.")
+@click.option("--resume", type=click.Path(exists=True, file_okay=False), default=None, metavar="RUN_DIR", help="Continue an interrupted run (all other options come from its config.json).")
+@click.option("--skip-bad", is_flag=True, help="Skip malformed data rows and report how many.")
+@click.option("--cache-dir", type=click.Path(file_okay=False), default=None, help="Decoded-data cache folder.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+@user_errors
+def train_command(**opts) -> None:
+    """Train a classifier, then evaluate it on the test split.
+
+    Options left unset take the design's study recipe (see `fer-classify models`).
+    Writes a run folder with config.json, stats.jsonl, curves.png, confusion.png,
+    checkpoints/ and model.pt.
+    """
+    from classifiers.metrics import format_report
+    from classifiers.workflow import resume_training, run_training
+
+    progress = not opts["quiet"]
+    if opts["resume"]:
+        run_dir, report = resume_training(opts["resume"], progress=progress)
+    else:
+        config = _train_config(opts)
+        options = _data_options(opts)
+        run_dir, report = run_training(config, options, opts["runs_root"], progress=progress)
+    if report:
+        click.echo(format_report(report))
+    click.echo(str(run_dir))
+
+
+def _train_config(opts: dict):
+    from classifiers.recipes import recipe_for
+    from classifiers.train import TrainConfig
+    from ferganaug.data.imbalance import parse_class_weights
+
+    recipe = recipe_for(opts["model"])
+    values = {field: getattr(recipe, name) for name, field in _RECIPE_FIELDS.items() if hasattr(recipe, name)}
+    given = {field: opts[field] for field in _RECIPE_FIELDS.values() if field in opts and opts[field] is not None}
+    if "class_weights" in given:
+        try:
+            given["class_weights"] = parse_class_weights(given["class_weights"])
+        except ValueError as err:
+            raise click.BadParameter(str(err), param_hint="--class-weights") from None
+    values.update(given)
+    if isinstance(values.get("class_weights"), list):
+        values["class_weights"] = tuple(values["class_weights"])
+    model_kwargs = {"input_size": opts["input_size"]} if opts["input_size"] else {}
+    try:
+        return TrainConfig(
+            model=opts["model"], model_kwargs=model_kwargs, balanced_sampler=opts["balanced_sampler"],
+            monitor=opts["monitor"], seed=opts["seed"], precision=opts["precision"], device=opts["device"],
+            weights=opts["weights"], **values,
+        )
+    except ValueError as err:
+        raise click.UsageError(str(err)) from None
+
+
+def _data_options(opts: dict):
+    from classifiers.workflow import DataOptions
+
+    return DataOptions(
+        spec=opts["data"], augment_with=opts["augment_with"], augment_cap=opts["augment_cap"],
+        augment_ratio=opts["augment_ratio"], skip_bad=opts["skip_bad"], cache_dir=opts["cache_dir"],
+    )
+
+
+@main.command("evaluate")
+@click.argument("checkpoint", type=click.Path(exists=True))
+@click.option("--data", default="builtin", metavar="SPEC", help="Dataset spec.")
+@click.option("--split", type=click.Choice(["train", "val", "test"]), default="test")
+@click.option("--tta", type=click.Choice(["none", "flip", "ten-crop"]), default="none", help="Test-time augmentation.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=256)
+@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto")
+@click.option("--device", default="auto")
+@click.option("--no-latency", is_flag=True, help="Skip the latency measurement.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--cache-dir", type=click.Path(file_okay=False), default=None)
+@user_errors
+def evaluate_command(checkpoint, data, split, tta, batch_size, precision, device, no_latency, as_json, cache_dir) -> None:
+    """Accuracy, per-class P/R/F1, macro-F1, AUC, confusion, leak-free accuracy, latency."""
+    from classifiers.metrics import format_report
+    from classifiers.workflow import evaluate_checkpoint
+
+    report = evaluate_checkpoint(
+        checkpoint, data, split, tta, precision, device, batch_size, latency=not no_latency, cache_dir=cache_dir
+    )
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    click.echo(format_report(report))
+    if "latency" in report:
+        lat = report["latency"]
+        click.echo(
+            f"inference ({lat['numeric_path']}): {lat['batched']['faces_per_s']:.0f} faces/s at batch "
+            f"{lat['batch_size']}, {lat['single']['ms_per_face']:.2f} ms for a single face"
+        )
+
+
+@main.command("predict")
+@click.argument("checkpoint", type=click.Path(exists=True))
+@click.argument("images", nargs=-1, required=True, type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json")
+@click.option("--output", type=click.Path(dir_okay=False), default=None, help="Write here instead of stdout.")
+@user_errors
+def predict_command(checkpoint, images, fmt, output) -> None:
+    """Emotion probabilities for image files (any size; converted to 48x48 grey).
+
+    JSON: {"model", "class_names", "predictions": [{"path", "emotion", "confidence",
+    "probabilities": {emotion: p}}]}. CSV: path,emotion,confidence,p_<emotion>...
+    """
+    from classifiers.predict import predict_files, to_csv, to_json
+
+    result = predict_files(checkpoint, [Path(p) for p in images])
+    text = to_json(result) if fmt == "json" else to_csv(result)
+    if output:
+        from ferganaug.utils.files import atomic_write_text
+
+        atomic_write_text(output, text)
+        click.echo(output)
+    else:
+        click.echo(text, nl=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""Batched inference over in-memory uint8 faces, with optional test-time augmentation."""
+
+from __future__ import annotations
+
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ferganaug.data.augment import to_model_input
+from ferganaug.utils.precision import NumericPath
+
+TTA_MODES = ("none", "flip", "ten-crop")
+
+
+def _ten_crop_views(x: torch.Tensor, crop_fraction: float = 0.875) -> list[torch.Tensor]:
+    """Four corners and the centre at 87.5% of the side, each also mirrored, resized back."""
+    _, _, h, w = x.shape
+    ch, cw = round(h * crop_fraction), round(w * crop_fraction)
+    offsets = [(0, 0), (0, w - cw), (h - ch, 0), (h - ch, w - cw), ((h - ch) // 2, (w - cw) // 2)]
+    views = []
+    for top, left in offsets:
+        crop = F.interpolate(x[:, :, top : top + ch, left : left + cw], size=(h, w), mode="bilinear", align_corners=False)
+        views += [crop, crop.flip(-1)]
+    return views
+
+
+def _views(x: torch.Tensor, tta: str) -> list[torch.Tensor]:
+    if tta == "none":
+        return [x]
+    if tta == "flip":
+        return [x, x.flip(-1)]
+    if tta == "ten-crop":
+        return _ten_crop_views(x)
+    raise ValueError(f"unknown test-time augmentation '{tta}'; expected one of {', '.join(TTA_MODES)}")
+
+
+@torch.no_grad()
+def predict_logits(
+    model: nn.Module,
+    images: torch.Tensor,
+    path: NumericPath,
+    device: torch.device,
+    batch_size: int = 256,
+    tta: str = "none",
+) -> torch.Tensor:
+    """Logits (float32, CPU) for uint8 images [N, 1, H, W]; TTA averages the views' softmax
+    in log space so the output stays a valid logit vector."""
+    model.eval()
+    outputs = []
+    for start in range(0, images.shape[0], batch_size):
+        x = to_model_input(images[start : start + batch_size].to(device))
+        view_logits = []
+        for view in _views(x, tta):
+            with path.autocast(device):
+                view_logits.append(model(path.prepare_input(view)).float())
+        if len(view_logits) == 1:
+            outputs.append(view_logits[0].cpu())
+        else:
+            mean_prob = torch.stack([v.softmax(dim=1) for v in view_logits]).mean(dim=0)
+            outputs.append(mean_prob.clamp_min(1e-12).log().cpu())
+    if not outputs:
+        return torch.zeros(0, getattr(model, "num_classes", 7))
+    return torch.cat(outputs)
+
+
+def measure_latency(
+    model: nn.Module, path: NumericPath, device: torch.device, batch_size: int = 256, seconds: float = 1.0
+) -> dict:
+    """Throughput of batched inference and the latency of a single face, on random input."""
+    images = torch.randint(0, 256, (batch_size, 1, 48, 48), dtype=torch.uint8)
+    result = {}
+    for label, batch in (("batched", images), ("single", images[:1])):
+        predict_logits(model, batch, path, device, batch_size=batch_size)  # warm-up
+        count, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            predict_logits(model, batch, path, device, batch_size=batch_size)
+            count += batch.shape[0]
+        elapsed = time.perf_counter() - start
+        result[label] = {"faces_per_s": count / elapsed, "ms_per_face": 1000 * elapsed / count}
+    result["batch_size"] = batch_size
+    result["numeric_path"] = path.name
+    return result

@@ -1,0 +1,385 @@
+"""Training a registered classifier on an in-memory FaceDataset.
+
+The loop never touches a Python image object: batches are index slices of one uint8 tensor,
+augmented on the whole batch with kornia, run on the measured-fastest numeric path. Every
+epoch ends with an atomic checkpoint holding model, optimiser, scheduler and all RNG states,
+so ``resume`` continues exactly where the interrupted run would have gone.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from classifiers.checkpoint import TRAIN_STATE_KIND, model_artifact, read_checkpoint, save_model
+from classifiers.inference import predict_logits
+from classifiers.metrics import classification_report
+from classifiers.registry import create_model
+from ferganaug.data.augment import augment_batch, preset
+from ferganaug.data.dataset import FaceDataset
+from ferganaug.data.imbalance import BatchSampler, class_weights
+from ferganaug.utils.files import append_jsonl, atomic_torch_save, atomic_write_json
+from ferganaug.utils.hardware import cpu_info, resolve_device
+from ferganaug.utils.precision import NumericPath, choose_path
+from ferganaug.utils.seeding import global_rng_state, make_generator, seed_everything, set_global_rng_state
+
+log = logging.getLogger(__name__)
+
+OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULERS = ("none", "plateau", "onecycle", "cosine")
+MONITORS = ("val_acc", "val_loss", "val_macro_f1")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model: str = "deep-cnn"
+    model_kwargs: dict = field(default_factory=dict)
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    betas: tuple[float, float] = (0.9, 0.999)
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 0.0
+    scheduler: str = "none"
+    plateau_factor: float = 0.5
+    plateau_patience: int = 5
+    label_smoothing: float = 0.0
+    class_weights: str | tuple[float, ...] | None = None
+    balanced_sampler: bool = False
+    augment: str = "standard"
+    early_stopping: int | None = None
+    monitor: str = "val_acc"
+    freeze_epochs: int = 0
+    seed: int = 0
+    precision: str = "auto"
+    device: str = "auto"
+    weights: str | None = None
+    eval_batch_size: int = 256
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer '{self.optimizer}'; expected one of {', '.join(OPTIMIZERS)}")
+        if self.scheduler not in SCHEDULERS:
+            raise ValueError(f"unknown scheduler '{self.scheduler}'; expected one of {', '.join(SCHEDULERS)}")
+        if self.monitor not in MONITORS:
+            raise ValueError(f"unknown monitor '{self.monitor}'; expected one of {', '.join(MONITORS)}")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError("epochs and batch size must be at least 1")
+        preset(self.augment)  # validates the name
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["betas"] = list(self.betas)
+        if isinstance(self.class_weights, tuple):
+            d["class_weights"] = list(self.class_weights)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        d = dict(d)
+        d["betas"] = tuple(d.get("betas", (0.9, 0.999)))
+        if isinstance(d.get("class_weights"), list):
+            d["class_weights"] = tuple(d["class_weights"])
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+@dataclass
+class TrainData:
+    """The training and validation views a run uses (validation may be carved out of train)."""
+
+    train: FaceDataset
+    val: FaceDataset
+    val_source: str
+
+
+def split_train_val(data: FaceDataset, seed: int, val_fraction: float = 0.1) -> TrainData:
+    """Use the data's own val split, or carve a stratified one from train when it has none."""
+    train = data.split("train")
+    if len(train) == 0:
+        raise ValueError(f"dataset '{data.source}' has no training split")
+    if data.has_split("val"):
+        return TrainData(train, data.split("val"), "val split")
+    g = make_generator(seed + 7919)
+    val_mask = torch.zeros(len(train), dtype=torch.bool)
+    for c in range(len(train.class_names)):
+        rows = (train.labels == c).nonzero().flatten()
+        take = int(round(len(rows) * val_fraction))
+        if take and len(rows) > 1:
+            val_mask[rows[torch.randperm(len(rows), generator=g)[:take]]] = True
+    return TrainData(train.subset(~val_mask), train.subset(val_mask), f"{val_fraction:.0%} of train, stratified")
+
+
+def build_optimizer(config: TrainConfig, params) -> torch.optim.Optimizer:
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)
+    return torch.optim.SGD(
+        params, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov and config.momentum > 0,
+        weight_decay=config.weight_decay,
+    )
+
+
+def build_scheduler(config: TrainConfig, optimizer: torch.optim.Optimizer, steps_per_epoch: int):
+    if config.scheduler == "plateau":
+        mode = "min" if config.monitor == "val_loss" else "max"
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode=mode, factor=config.plateau_factor, patience=config.plateau_patience
+        )
+    if config.scheduler == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=config.lr, epochs=config.epochs, steps_per_epoch=steps_per_epoch
+        )
+    if config.scheduler == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
+    return None
+
+
+def _monitor_value(config: TrainConfig, val: dict) -> float:
+    """Larger is better for every monitor (val loss is negated)."""
+    return {"val_acc": val["accuracy"], "val_loss": -val["loss"], "val_macro_f1": val["macro_f1"]}[config.monitor]
+
+
+class Trainer:
+    """One training run in one run directory."""
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        data: TrainData,
+        run_dir: Path,
+        progress: bool = True,
+        on_epoch: Callable[[dict], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.data = data
+        self.run_dir = Path(run_dir)
+        self.progress = progress
+        self.on_epoch = on_epoch
+        self.device = resolve_device(config.device)
+        self.class_names = data.train.class_names
+        (self.run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+
+        seed_everything(config.seed)
+        self.model_kwargs = dict(config.model_kwargs)
+        self.model = self._new_model(load_weights=True)
+        self.path, self.probe = choose_path(
+            lambda: self._new_model(load_weights=False), self.device, config.batch_size, config.precision,
+            num_classes=len(self.class_names),
+        )
+        self.model = self.path.prepare_model(self.model.to(self.device))
+
+        counts = data.train.class_counts()
+        weight = class_weights(counts, config.class_weights) if config.class_weights else None
+        self.loss_weight = None if weight is None else weight.to(self.device)
+        self.sample_generator = make_generator(config.seed)
+        self.augment_generator = make_generator(config.seed + 1)
+        self.sampler = BatchSampler(
+            data.train.labels, config.batch_size, self.sample_generator, balanced=config.balanced_sampler,
+            drop_last=len(data.train) > config.batch_size,  # no size-1 batches for BatchNorm
+        )
+        self.augment = preset(config.augment)
+        self.optimizer = build_optimizer(config, [p for p in self.model.parameters()])
+        self.scheduler = build_scheduler(config, self.optimizer, len(self.sampler))
+        self.epoch = 0
+        self.best_score = -math.inf
+        self.best_epoch = -1
+        self.bad_epochs = 0
+        # Keep the training images where the model runs: one copy, indexed per batch.
+        self.train_images = data.train.images.to(self.device)
+        self.train_labels = data.train.labels.to(self.device)
+
+    # -- construction -------------------------------------------------------------------------
+    def _new_model(self, load_weights: bool) -> nn.Module:
+        kwargs = dict(self.model_kwargs)
+        if load_weights and self.config.weights:
+            kwargs["weights"] = self.config.weights
+        return create_model(
+            self.config.model, num_classes=len(self.class_names), class_names=tuple(self.class_names), **kwargs
+        )
+
+    def _set_frozen(self, frozen: bool) -> None:
+        freeze = getattr(self.model, "freeze_backbone", None)
+        if freeze is not None:
+            freeze(frozen)
+
+    # -- one epoch ----------------------------------------------------------------------------
+    def train_epoch(self) -> dict:
+        self.model.train()
+        self._set_frozen(self.epoch < self.config.freeze_epochs or getattr(self.model, "frozen_by_default", False))
+        total_loss, correct, seen = 0.0, 0, 0
+        start = time.perf_counter()
+        batches = tqdm(
+            self.sampler, total=len(self.sampler), desc=f"epoch {self.epoch + 1}/{self.config.epochs}",
+            leave=False, disable=not self.progress, unit="batch",
+        )
+        for index in batches:
+            images = self.train_images[index.to(self.device)]
+            labels = self.train_labels[index.to(self.device)]
+            x = augment_batch(images.float().div_(255.0), self.augment, self.augment_generator)
+            x = self.path.prepare_input(x.mul(2.0).sub(1.0))
+            with self.path.autocast(self.device):
+                logits = self.model(x)
+            loss = F.cross_entropy(
+                logits.float(), labels, weight=self.loss_weight, label_smoothing=self.config.label_smoothing
+            )
+            if not torch.isfinite(loss):
+                raise FloatingPointError(
+                    f"training loss became {loss.item()} at epoch {self.epoch + 1}; the last good checkpoint "
+                    f"is {self.run_dir / 'checkpoints' / 'last.pt'} (try a lower --lr)"
+                )
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            if isinstance(self.scheduler, torch.optim.lr_scheduler.OneCycleLR):
+                self.scheduler.step()
+            n = labels.shape[0]
+            total_loss += loss.item() * n
+            correct += int((logits.argmax(1) == labels).sum())
+            seen += n
+            batches.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}")
+        elapsed = time.perf_counter() - start
+        return {
+            "train_loss": total_loss / max(seen, 1),
+            "train_acc": correct / max(seen, 1),
+            "images_per_s": seen / elapsed,
+            "epoch_seconds": elapsed,
+        }
+
+    def evaluate(self, ds: FaceDataset) -> dict:
+        logits = predict_logits(self.model, ds.images, self.path, self.device, self.config.eval_batch_size)
+        loss = float(F.cross_entropy(logits, ds.labels)) if len(ds) else float("nan")
+        return classification_report(ds.labels, logits, self.class_names, loss=loss)
+
+    # -- the run --------------------------------------------------------------------------------
+    def fit(self) -> dict:
+        """Train the remaining epochs; returns the best validation report."""
+        stats_path = self.run_dir / "stats.jsonl"
+        while self.epoch < self.config.epochs:
+            train_stats = self.train_epoch()
+            val = self.evaluate(self.data.val)
+            score = _monitor_value(self.config, val)
+            self._step_epoch_scheduler(score)
+            improved = score > self.best_score
+            if improved:
+                self.best_score, self.best_epoch, self.bad_epochs = score, self.epoch, 0
+            else:
+                self.bad_epochs += 1
+            row = {
+                "epoch": self.epoch + 1,
+                **train_stats,
+                "val_loss": val["loss"],
+                "val_acc": val["accuracy"],
+                "val_macro_f1": val["macro_f1"],
+                "lr": self.optimizer.param_groups[0]["lr"],
+                "best_epoch": self.best_epoch + 1,
+            }
+            self.epoch += 1
+            if improved:
+                save_model(self.run_dir / "checkpoints" / "best.pt", self.artifact({"epoch": self.epoch, "val": val}))
+            self.save_state()
+            append_jsonl(stats_path, row)
+            if self.on_epoch:
+                self.on_epoch(row)
+            log.info(
+                "epoch %d/%d loss %.4f acc %.4f | val loss %.4f acc %.4f | %.0f img/s",
+                row["epoch"], self.config.epochs, row["train_loss"], row["train_acc"], row["val_loss"],
+                row["val_acc"], row["images_per_s"],
+            )
+            if self.config.early_stopping is not None and self.bad_epochs >= self.config.early_stopping:
+                log.info("early stopping: no improvement of %s for %d epochs", self.config.monitor, self.bad_epochs)
+                break
+        return self.restore_best()
+
+    def _step_epoch_scheduler(self, score: float) -> None:
+        if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            metric = -score if self.config.monitor == "val_loss" else score
+            self.scheduler.step(metric)
+        elif isinstance(self.scheduler, torch.optim.lr_scheduler.CosineAnnealingLR):
+            self.scheduler.step()
+
+    def restore_best(self) -> dict:
+        """Load the best-scoring weights back into the model (early stopping's restore)."""
+        best = self.run_dir / "checkpoints" / "best.pt"
+        if best.exists():
+            artifact = read_checkpoint(best)
+            self.model.load_state_dict(artifact["state_dict"])
+            return artifact["info"].get("val", {})
+        return {}
+
+    # -- checkpoints ----------------------------------------------------------------------------
+    def artifact(self, info: dict | None = None) -> dict:
+        return model_artifact(
+            self.model, self.config.model, self.model_kwargs, self.class_names,
+            info={"train_config": self.config.to_dict(), **(info or {})},
+        )
+
+    def save_state(self) -> None:
+        state = {
+            "kind": TRAIN_STATE_KIND,
+            "format_version": 1,
+            **{k: v for k, v in self.artifact().items() if k != "kind"},
+            "epoch": self.epoch,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "best_score": self.best_score,
+            "best_epoch": self.best_epoch,
+            "bad_epochs": self.bad_epochs,
+            "rng": {
+                "global": global_rng_state(),
+                "sampler": self.sample_generator.get_state(),
+                "augment": self.augment_generator.get_state(),
+            },
+            "numeric_path": self.path.to_dict(),
+        }
+        atomic_torch_save(state, self.run_dir / "checkpoints" / "last.pt")
+
+    def load_state(self, path: Path) -> None:
+        state = read_checkpoint(path, kinds=(TRAIN_STATE_KIND,))
+        self.model.load_state_dict(state["state_dict"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and state.get("scheduler") is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        self.epoch = state["epoch"]
+        self.best_score = state["best_score"]
+        self.best_epoch = state["best_epoch"]
+        self.bad_epochs = state["bad_epochs"]
+        set_global_rng_state(state["rng"]["global"])
+        self.sample_generator.set_state(state["rng"]["sampler"])
+        self.augment_generator.set_state(state["rng"]["augment"])
+        saved_path = state.get("numeric_path", {})
+        self.path = NumericPath(saved_path.get("precision", self.path.precision),
+                                saved_path.get("channels_last", self.path.channels_last))
+        self.model = self.path.prepare_model(self.model)
+
+    def describe(self) -> dict:
+        """Facts for config.json: what was actually chosen and measured."""
+        return {
+            "device": str(self.device),
+            "numeric_path": self.path.to_dict(),
+            "precision_probe_images_per_s": self.probe,
+            "machine": cpu_info(),
+            "train_size": len(self.data.train),
+            "val_size": len(self.data.val),
+            "val_source": self.data.val_source,
+            "train_class_counts": dict(zip(self.class_names, self.data.train.class_counts())),
+            "loss_class_weights": None if self.loss_weight is None else self.loss_weight.tolist(),
+            "model_parameters": sum(p.numel() for p in self.model.parameters()),
+        }
+
+
+def config_with_overrides(base: TrainConfig, **overrides) -> TrainConfig:
+    """A copy of ``base`` with the given non-None fields replaced."""
+    return replace(base, **{k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,221 @@
+"""What `fer-classify train`, `evaluate` and `--resume` do, as library calls the CLI wraps."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from classifiers.checkpoint import load_classifier, save_model
+from classifiers.inference import measure_latency, predict_logits
+from classifiers.metrics import classification_report
+from classifiers.plots import plot_confusion, plot_curves
+from classifiers.train import TrainConfig, Trainer, TrainData, split_train_val
+from ferganaug.data.audit import leak_free_mask
+from ferganaug.data.dataset import SPLIT_INDEX, FaceDataset, concat
+from ferganaug.data.errors import DataError
+from ferganaug.data.spec import load_dataset
+from ferganaug.utils.files import atomic_write_json, atomic_write_text, read_jsonl
+from ferganaug.utils.hardware import cpu_info, resolve_device
+from ferganaug.utils.precision import pick_fastest
+from ferganaug.utils.runs import next_run_dir
+from ferganaug.utils.seeding import make_generator
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DataOptions:
+    """Where the data comes from; stored in config.json so --resume rebuilds the same data."""
+
+    spec: str = "builtin"
+    augment_with: str | None = None
+    augment_cap: int | None = None  # at most this many synthetic faces per emotion
+    augment_ratio: float | None = None  # at most ratio x the real training count per emotion
+    skip_bad: bool = False
+    cache_dir: str | None = None
+
+
+def add_synthetic(train: FaceDataset, synthetic: FaceDataset, options: DataOptions, seed: int) -> tuple[FaceDataset, dict]:
+    """Append synthetic faces to the training split only, capped per emotion."""
+    if len(synthetic) == 0:
+        raise DataError(f"{options.augment_with}: the synthetic folder holds no images")
+    real_counts = train.class_counts()
+    g = make_generator(seed + 104729)
+    keep = []
+    added = {}
+    for c, name in enumerate(train.class_names):
+        rows = (synthetic.labels == c).nonzero().flatten()
+        if len(rows) == 0:
+            continue
+        if real_counts[c] == 0:
+            raise DataError(
+                f"{options.augment_with}: has synthetic '{name}' faces but the training data has no '{name}' "
+                "faces to balance against"
+            )
+        limit = len(rows)
+        if options.augment_cap is not None:
+            limit = min(limit, options.augment_cap)
+        if options.augment_ratio is not None:
+            limit = min(limit, int(options.augment_ratio * real_counts[c]))
+        chosen = rows[torch.randperm(len(rows), generator=g)[:limit]]
+        keep.append(chosen)
+        added[name] = int(len(chosen))
+    index = torch.cat(keep) if keep else torch.zeros(0, dtype=torch.long)
+    extra = synthetic.subset(index)
+    extra = FaceDataset(
+        images=extra.images, labels=extra.labels,
+        splits=torch.full((len(extra),), SPLIT_INDEX["train"], dtype=torch.int8),
+        class_names=train.class_names, source=extra.source,
+    )
+    merged = concat([train, extra], source=f"{train.source}+{synthetic.source}")
+    return merged, added
+
+
+def prepare_data(options: DataOptions, seed: int) -> tuple[FaceDataset, TrainData, dict]:
+    """Load the dataset, split train/val, and add synthetic faces to train only."""
+    data = load_dataset(options.spec, cache_dir=options.cache_dir, skip_bad=options.skip_bad)
+    splits = split_train_val(data, seed)
+    facts = {"spec": options.spec, "skipped_rows": data.info.get("skipped", 0)}
+    if options.augment_with:
+        synthetic = load_dataset(options.augment_with, cache_dir=options.cache_dir, cache=False)
+        if synthetic.images.shape[2:] != data.images.shape[2:]:
+            raise DataError(
+                f"{options.augment_with}: images are {tuple(synthetic.images.shape[2:])}, "
+                f"the training data's are {tuple(data.images.shape[2:])}"
+            )
+        train, added = add_synthetic(splits.train, synthetic, options, seed)
+        splits = TrainData(train, splits.val, splits.val_source)
+        facts["synthetic_added"] = added
+    return data, splits, facts
+
+
+def run_training(
+    config: TrainConfig,
+    options: DataOptions,
+    runs_root: str | Path = "runs/fer-classify",
+    progress: bool = True,
+    run_dir: Path | None = None,
+) -> tuple[Path, dict]:
+    """Train, then evaluate on the test split; returns the run dir and the test report."""
+    data, splits, facts = prepare_data(options, config.seed)
+    if run_dir is None:
+        run_dir = next_run_dir(runs_root, f"{config.model}-{_short_name(options.spec)}")
+    trainer = Trainer(config, splits, run_dir, progress=progress)
+    atomic_write_json(run_dir / "config.json", {
+        "tool": "fer-classify train",
+        "argv": sys.argv,
+        "train": config.to_dict(),
+        "data": vars(options) | facts,
+        "run": trainer.describe(),
+        "versions": {"torch": torch.__version__, "python": sys.version.split()[0]},
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    })
+    return _fit_and_finish(trainer, data, run_dir)
+
+
+def resume_training(run_dir: str | Path, progress: bool = True) -> tuple[Path, dict]:
+    """Continue an interrupted run from checkpoints/last.pt with the same config and data."""
+    run_dir = Path(run_dir)
+    config_path = run_dir / "config.json"
+    last = run_dir / "checkpoints" / "last.pt"
+    if not config_path.is_file():
+        raise DataError(f"{run_dir} is not a fer-classify run folder (no config.json)")
+    saved = json.loads(config_path.read_text())
+    config = TrainConfig.from_dict(saved["train"])
+    data_fields = set(DataOptions.__dataclass_fields__)
+    options = DataOptions(**{k: v for k, v in saved["data"].items() if k in data_fields})
+    data, splits, _ = prepare_data(options, config.seed)
+    trainer = Trainer(config, splits, run_dir, progress=progress)
+    if last.is_file():
+        trainer.load_state(last)
+        _truncate_stats(run_dir / "stats.jsonl", trainer.epoch)
+        log.info("resuming %s after epoch %d", run_dir, trainer.epoch)
+    return _fit_and_finish(trainer, data, run_dir)
+
+
+def _truncate_stats(path: Path, epochs_done: int) -> None:
+    """Drop stats rows past the checkpoint (written after it by an interrupted epoch)."""
+    rows = [r for r in read_jsonl(path) if r.get("epoch", 0) <= epochs_done]
+    atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in rows))
+
+
+def _fit_and_finish(trainer: Trainer, data: FaceDataset, run_dir: Path) -> tuple[Path, dict]:
+    best_val = trainer.fit()
+    save_model(run_dir / "model.pt", trainer.artifact({"best_val": best_val, "epochs_trained": trainer.epoch}))
+    plot_curves(read_jsonl(run_dir / "stats.jsonl"), run_dir / "curves.png")
+    report = {}
+    if data.has_split("test"):
+        report = evaluate_model(trainer.model, data, "test", trainer.path, trainer.device)
+        atomic_write_json(run_dir / "test_metrics.json", report)
+        plot_confusion(report["confusion"], report["class_names"], run_dir / "confusion.png",
+                       title=f"{trainer.config.model} on {data.source} test")
+    return run_dir, report
+
+
+def evaluate_model(model, data: FaceDataset, split: str, path, device, tta: str = "none", batch_size: int = 256) -> dict:
+    """Report on one split, plus the leak-free view (test copies of train images dropped)."""
+    ds = data.split(split)
+    if len(ds) == 0:
+        raise DataError(f"dataset '{data.source}' has no '{split}' split")
+    logits = predict_logits(model, ds.images, path, device, batch_size, tta)
+    loss = float(torch.nn.functional.cross_entropy(logits, ds.labels))
+    report = classification_report(ds.labels, logits, ds.class_names, loss=loss)
+    report["split"] = split
+    report["tta"] = tta
+    if split != "train" and data.has_split("train"):
+        keep = leak_free_mask(data, split)
+        clean = classification_report(ds.labels[keep], logits[keep], ds.class_names)
+        report["leak_free"] = {
+            "accuracy": clean["accuracy"], "macro_f1": clean["macro_f1"], "n": clean["n"],
+            "dropped": int((~keep).sum()),
+            "per_class_recall": {k: v["recall"] for k, v in clean["per_class"].items()},
+        }
+    return report
+
+
+def evaluate_checkpoint(
+    checkpoint: str | Path,
+    spec: str,
+    split: str = "test",
+    tta: str = "none",
+    precision: str = "auto",
+    device: str = "auto",
+    batch_size: int = 256,
+    latency: bool = True,
+    cache_dir: str | None = None,
+) -> dict:
+    """`fer-classify evaluate`: load a model and report on a split of a dataset."""
+    data = load_dataset(spec, cache_dir=cache_dir)
+    model, artifact = load_classifier(checkpoint, expected_class_names=data.class_names)
+    dev = resolve_device(device)
+    model = model.to(dev)
+
+    def throughput(path) -> float:
+        candidate = path.prepare_model(model)
+        return measure_latency(candidate, path, dev, batch_size, seconds=0.5)["batched"]["faces_per_s"]
+
+    path, probe = pick_fastest(precision, dev, throughput)
+    model = path.prepare_model(model)
+    report = evaluate_model(model, data, split, path, dev, tta, batch_size)
+    report["checkpoint"] = str(checkpoint)
+    report["model"] = artifact["model_name"]
+    report["numeric_path"] = path.name
+    if latency:
+        report["latency"] = measure_latency(model, path, dev, batch_size)
+        report["latency"]["machine"] = cpu_info()["cpu_model"]
+    if probe:
+        report["precision_probe_faces_per_s"] = probe
+    return report
+
+
+def _short_name(spec: str) -> str:
+    name = Path(spec.split(",")[0].split(":", 1)[-1]).name or spec
+    for suffix in (".gz", ".csv"):
+        name = name.removesuffix(suffix)
+    return name or "data"

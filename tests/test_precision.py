@@ -1,0 +1,37 @@
+import pytest
+import torch
+import torch.nn as nn
+
+from ferganaug.utils.precision import NumericPath, choose_path, pick_fastest
+
+
+def _tiny():
+    return nn.Sequential(nn.Conv2d(1, 4, 3), nn.Flatten(), nn.LazyLinear(7))
+
+
+def test_auto_keeps_the_fastest_measured_path():
+    rates = {"fp32": 10.0, "fp32+channels_last": 30.0, "bf16+channels_last": 20.0}
+    path, measured = pick_fastest("auto", torch.device("cpu"), lambda p: rates[p.name])
+    assert path == NumericPath("fp32", True)
+    assert measured == rates
+
+
+def test_fixed_precision_is_not_probed():
+    called = []
+    path, measured = pick_fastest("bf16", torch.device("cpu"), lambda p: called.append(p) or 1.0)
+    assert path.precision == "bf16" and measured == {} and called == []
+
+
+def test_probe_measures_real_steps_and_keeps_rng():
+    torch.manual_seed(0)
+    before = torch.get_rng_state()
+    path, measured = choose_path(lambda: nn.Sequential(nn.Conv2d(1, 4, 3), nn.Flatten(), nn.Linear(4 * 46 * 46, 7)),
+                                 torch.device("cpu"), batch_size=8, seconds=0.05)
+    assert set(measured) == {"fp32", "fp32+channels_last", "bf16+channels_last"}
+    assert all(v > 0 for v in measured.values())
+    assert torch.equal(before, torch.get_rng_state())
+
+
+def test_unknown_precision_named():
+    with pytest.raises(ValueError, match="unknown precision 'fp8'"):
+        pick_fastest("fp8", torch.device("cpu"), lambda p: 1.0)
