@@ -23,7 +23,7 @@ from tqdm import tqdm
 from classifiers.checkpoint import TRAIN_STATE_KIND, model_artifact, read_checkpoint, save_model
 from classifiers.inference import predict_logits
 from classifiers.metrics import classification_report
-from classifiers.registry import create_model
+from classifiers.registry import create_model, model_info
 from ferganaug.data.augment import augment_batch, preset
 from ferganaug.data.dataset import FaceDataset
 from ferganaug.data.imbalance import BatchSampler, class_weights
@@ -175,6 +175,10 @@ class Trainer:
         seed_everything(config.seed)
         self.model_kwargs = dict(config.model_kwargs)
         self.model = self._new_model(load_weights=True)
+        self.frozen_by_design = bool(getattr(self.model, "backbone_frozen", False))
+        if self.frozen_by_design and not self._pretrained_backbone():
+            log.warning("%s: no ImageNet weights, so the backbone is trained from scratch instead of frozen",
+                        config.model)
         self.path, self.probe = choose_path(
             lambda: self._new_model(load_weights=False), self.device, config.batch_size, config.precision,
             num_classes=len(self.class_names),
@@ -204,21 +208,29 @@ class Trainer:
     # -- construction -------------------------------------------------------------------------
     def _new_model(self, load_weights: bool) -> nn.Module:
         kwargs = dict(self.model_kwargs)
-        if load_weights and self.config.weights:
-            kwargs["weights"] = self.config.weights
+        if load_weights and model_info(self.config.model)["imagenet_arch"]:
+            # Transfer designs: the given file, else torchvision's cache; never a download.
+            kwargs.update(weights=self.config.weights, pretrained=True)
         return create_model(
             self.config.model, num_classes=len(self.class_names), class_names=tuple(self.class_names), **kwargs
         )
 
-    def _set_frozen(self, frozen: bool) -> None:
-        freeze = getattr(self.model, "freeze_backbone", None)
-        if freeze is not None:
-            freeze(frozen)
+    def _pretrained_backbone(self) -> bool:
+        status = getattr(self.model, "pretrained_status", None) or ""
+        return bool(status) and not status.startswith("no ImageNet weights")
+
+    def _backbone_should_freeze(self) -> bool:
+        """Freeze only a *pretrained* backbone: during the recipe's first freeze_epochs, or
+        throughout for designs built frozen (resnet50-transfer). A random backbone always trains."""
+        if not hasattr(self.model, "freeze_backbone") or not self._pretrained_backbone():
+            return False
+        return self.frozen_by_design or self.epoch < self.config.freeze_epochs
 
     # -- one epoch ----------------------------------------------------------------------------
     def train_epoch(self) -> dict:
         self.model.train()
-        self._set_frozen(self.epoch < self.config.freeze_epochs or getattr(self.model, "frozen_by_default", False))
+        if hasattr(self.model, "freeze_backbone"):
+            self.model.freeze_backbone(self._backbone_should_freeze())
         total_loss, correct, seen = 0.0, 0, 0
         start = time.perf_counter()
         batches = tqdm(
@@ -377,6 +389,8 @@ class Trainer:
             "train_class_counts": dict(zip(self.class_names, self.data.train.class_counts())),
             "loss_class_weights": None if self.loss_weight is None else self.loss_weight.tolist(),
             "model_parameters": sum(p.numel() for p in self.model.parameters()),
+            "pretrained": getattr(self.model, "pretrained_status", None),
+            "backbone_frozen": self._backbone_should_freeze(),
         }
 
 

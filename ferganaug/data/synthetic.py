@@ -1,0 +1,233 @@
+"""Synthetic folders written by ``fergan synthesize``.
+
+Layout: ``DIR/<emotion>/<NNNNNN>.png`` plus ``DIR/manifest.jsonl``, one JSON object per
+line with keys ``file`` (relative to DIR), ``emotion``, ``source``, ``seed``, ``generator``,
+``step``. Every row goes to split "train" (synthetic faces are never evaluated on).
+
+- With a manifest, exactly the files it lists are read; a listed file that is missing is a
+  DataError naming it and its manifest line. Images in the tree that the manifest does not
+  list are ignored and counted in ``info["unlisted_files"]``. The label is the manifest's
+  ``emotion`` (or the file's folder name when the key is absent).
+- Without a manifest, the folder tree is read like a flat image folder (``<emotion>/*``).
+- Images must already be 48x48 (grey; colour is converted): any other size is a DataError
+  naming the file, since resampling a generator's output would hide a bug.
+- ``info["seed"]`` and ``info["step"]`` are int64 per-row tensors (-1 where the manifest
+  has none) that follow ``subset``; ``info["generators"]`` lists the generator values.
+
+:func:`limit_per_class` and :func:`limit_total` implement the trainer's ``cap`` and
+``ratio`` options (max images per emotion; max synthetic rows as a fraction of a real count).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from ferganaug.data.cache import cached_dataset, tree_fingerprint
+from ferganaug.data.dataset import SPLIT_INDEX, FaceDataset
+from ferganaug.data.errors import DataError
+from ferganaug.data.folders import scan_image_tree
+from ferganaug.data.images import is_image_file, load_face_images
+from ferganaug.emotions import EMOTION_INDEX, EMOTIONS, UnknownEmotionError, canonical_name
+
+READER_VERSION = 1
+MANIFEST = "manifest.jsonl"
+MAX_SKIP_EXAMPLES = 5
+
+
+def _int_or(value, default: int = -1) -> int:
+    if isinstance(value, bool):
+        return default
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return default
+
+
+def _parse_manifest(root: Path, skip_bad: bool):
+    mpath = root / MANIFEST
+    files, labels, seeds, steps, lines = [], [], [], [], []
+    generators: set[str] = set()
+    bad: list[str] = []
+    n_bad = 0
+    seen: dict[str, int] = {}
+    try:
+        text = mpath.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{mpath}: cannot read manifest ({exc})") from None
+    for line_no, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        reason = None
+        try:
+            obj = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            obj, reason = None, f"not valid JSON ({exc.msg}); expected one JSON object per line"
+        if reason is None and not isinstance(obj, dict):
+            reason = "expected a JSON object with keys file, emotion, source, seed, generator, step"
+        rel = obj.get("file") if reason is None else None
+        if reason is None and (not isinstance(rel, str) or not rel.strip()):
+            reason = "missing or empty 'file'; expected the image path relative to the folder"
+        if reason is None:
+            full = (root / rel).resolve()
+            emo = obj.get("emotion", Path(rel).parent.name)
+            try:
+                label = EMOTION_INDEX[canonical_name(str(emo))]
+            except UnknownEmotionError as exc:
+                reason = f"key emotion: {exc}"
+            if reason is None and str(full) in seen:
+                reason = f"file {rel!r} is listed twice (first on line {seen[str(full)]})"
+            if reason is None and not full.is_file():
+                reason = f"listed file {root / rel} does not exist"
+        if reason is not None:
+            msg = f"{mpath}, line {line_no}: {reason}"
+            if not skip_bad:
+                raise DataError(msg)
+            n_bad += 1
+            if len(bad) < MAX_SKIP_EXAMPLES:
+                bad.append(msg)
+            continue
+        seen[str(full)] = line_no
+        files.append(str(full))
+        labels.append(label)
+        seeds.append(_int_or(obj.get("seed")))
+        steps.append(_int_or(obj.get("step")))
+        lines.append(line_no)
+        if obj.get("generator") is not None:
+            generators.add(str(obj["generator"]))
+    unlisted = 0
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        for name in filenames:
+            if is_image_file(name) and str(Path(dirpath, name).resolve()) not in seen:
+                unlisted += 1
+    return files, labels, seeds, steps, lines, sorted(generators), unlisted, n_bad, bad
+
+
+def _build(root: Path, skip_bad: bool, threads: int | None, source: str) -> FaceDataset:
+    mpath = root / MANIFEST
+    if mpath.is_file():
+        files, labels, seeds, steps, lines, generators, unlisted, n_bad, bad = _parse_manifest(root, skip_bad)
+        where = {i: f"{mpath}, line {lines[i]}: " for i in range(len(files))}
+        if not files:
+            raise DataError(f"{mpath}: lists no usable images" + (f" (first problem: {bad[0]})" if bad else
+                            "; expected one JSON object per image"))
+    else:
+        has_images = any(is_image_file(f) for _, _, fs in os.walk(root) for f in fs)
+        if not has_images:
+            raise DataError(f"{root}: empty synthetic folder (no {MANIFEST} and no images); expected "
+                            f"<emotion>/*.png written by 'fergan synthesize'")
+        files, labels, _, _, n_bad, bad = scan_image_tree(root, skip_bad)
+        seeds = steps = [-1] * len(files)
+        generators, unlisted, where = [], 0, {}
+        if not files:
+            raise DataError(f"{root}: no images in emotion folders (expected {', '.join(EMOTIONS)})")
+    images, ok, failures = load_face_images(files, exact_size=True, skip_bad=True, threads=threads)
+    msgs = [where.get(i, "") + msg for i, msg in failures]
+    if msgs and not skip_bad:
+        more = f" ({len(msgs)} bad images in all; skip_bad=True skips them)" if len(msgs) > 1 else ""
+        raise DataError(msgs[0] + more)
+    if not ok:
+        raise DataError(f"{root}: none of the {len(files)} images could be read; first: {msgs[0]}")
+    idx = torch.tensor(ok, dtype=torch.long)
+    n = len(ok)
+    return FaceDataset(
+        images=images,
+        labels=torch.tensor(labels, dtype=torch.int64)[idx],
+        splits=torch.full((n,), SPLIT_INDEX["train"], dtype=torch.int8),
+        source=source,
+        info={
+            "reader": "synthetic",
+            "path": str(root),
+            "rows": n,
+            "manifest": mpath.is_file(),
+            "generators": generators,
+            "unlisted_files": unlisted,
+            "skipped": n_bad + len(msgs),
+            "skipped_examples": (bad + msgs)[:MAX_SKIP_EXAMPLES],
+            "seed": torch.tensor(seeds, dtype=torch.int64)[idx],
+            "step": torch.tensor(steps, dtype=torch.int64)[idx],
+        },
+    )
+
+
+def read_synthetic(
+    root: str | os.PathLike,
+    *,
+    skip_bad: bool = False,
+    threads: int | None = None,
+    cache: bool = True,
+    cache_dir: str | os.PathLike | None = None,
+    source: str | None = None,
+) -> FaceDataset:
+    """Read a synthetic folder (see module docstring) into an all-train FaceDataset."""
+    root = Path(root)
+    if not root.exists():
+        raise DataError(f"no such file or folder: {root}")
+    if not root.is_dir():
+        raise DataError(f"{root}: is a file, expected a synthetic folder (<emotion>/*.png + {MANIFEST})")
+    if not any(root.iterdir()):
+        raise DataError(f"{root}: empty synthetic folder; expected <emotion>/*.png and {MANIFEST}")
+    src = source if source is not None else str(root)
+    ds = cached_dataset(
+        "synthetic", READER_VERSION, [tree_fingerprint(root)], {"skip_bad": skip_bad},
+        lambda: _build(root, skip_bad, threads, src), cache=cache, cache_dir=cache_dir, stem=root.name,
+    )
+    return ds if ds.source == src else replace(ds, source=src)
+
+
+def _check_seed_gen(seed: int) -> torch.Generator:
+    g = torch.Generator()
+    g.manual_seed(int(seed))
+    return g
+
+
+def limit_per_class(dataset: FaceDataset, cap: int | None, seed: int = 0) -> FaceDataset:
+    """Keep at most ``cap`` rows per class, chosen at random (seeded), in original order.
+
+    ``cap=None`` returns the dataset unchanged. Classes with at most ``cap`` rows keep all.
+    """
+    if cap is None:
+        return dataset
+    if int(cap) < 0:
+        raise ValueError(f"cap must be >= 0, got {cap}")
+    g = _check_seed_gen(seed)
+    keep = torch.zeros(len(dataset), dtype=torch.bool)
+    for k in range(len(dataset.class_names)):
+        rows = torch.nonzero(dataset.labels == k).flatten()
+        if len(rows) > cap:
+            rows = rows[torch.randperm(len(rows), generator=g)[:cap]]
+        keep[rows] = True
+    return dataset.subset(keep)
+
+
+def limit_total(dataset: FaceDataset, max_rows: int, seed: int = 0) -> FaceDataset:
+    """Keep at most ``max_rows`` rows, chosen at random (seeded) in proportion to each class.
+
+    For the trainer's ``ratio`` option: ``limit_total(synth, int(ratio * n_real), seed)``.
+    Per-class quotas are floor(max_rows * share) with the remainder going to the classes with
+    the largest fractional parts, so class balance is kept.
+    """
+    n = len(dataset)
+    if max_rows < 0:
+        raise ValueError(f"max_rows must be >= 0, got {max_rows}")
+    if max_rows >= n:
+        return dataset
+    counts = torch.bincount(dataset.labels, minlength=len(dataset.class_names)).double()
+    exact = counts * (max_rows / n)
+    quota = exact.floor().long()
+    rest = max_rows - int(quota.sum())
+    if rest > 0:
+        order = torch.argsort(exact - quota.double(), descending=True, stable=True)
+        quota[order[:rest]] += 1
+    g = _check_seed_gen(seed)
+    keep = torch.zeros(n, dtype=torch.bool)
+    for k in range(len(dataset.class_names)):
+        rows = torch.nonzero(dataset.labels == k).flatten()
+        keep[rows[torch.randperm(len(rows), generator=g)[: int(quota[k])]]] = True
+    return dataset.subset(keep)

@@ -1,0 +1,146 @@
+import json
+
+import pytest
+import torch
+
+from classifiers import workflow
+from classifiers.checkpoint import CheckpointError, load_classifier, read_checkpoint
+from classifiers.train import TrainConfig, Trainer, split_train_val
+from toy_data import toy_faces
+
+FAST = dict(model="basic-cnn", batch_size=16, precision="fp32", augment="none", lr=2e-3)
+
+
+def _trainer(tmp_path, name="run", **overrides):
+    config = TrainConfig(**{**FAST, **overrides})
+    return Trainer(config, split_train_val(toy_faces(), config.seed), tmp_path / name, progress=False)
+
+
+def test_tiny_overfit(tmp_path):
+    trainer = _trainer(tmp_path, epochs=12)
+    trainer.fit()
+    train_report = trainer.evaluate(trainer.data.train)
+    assert train_report["accuracy"] > 0.9
+
+
+def test_same_seed_same_weights(tmp_path):
+    a = _trainer(tmp_path, "a", epochs=2, augment="strong")
+    b = _trainer(tmp_path, "b", epochs=2, augment="strong")
+    a.fit(), b.fit()
+    for (k, va), vb in zip(a.model.state_dict().items(), b.model.state_dict().values()):
+        assert torch.equal(va, vb), k
+
+
+def test_fit_resume_matches_uninterrupted_fit(tmp_path):
+    settings = dict(epochs=3, augment="standard", scheduler="cosine", balanced_sampler=True)
+    straight = _trainer(tmp_path, "straight", **settings)
+    straight.fit()
+    interrupted = _trainer(tmp_path, "resumed", **{**settings, "epochs": 3})
+    interrupted.config = TrainConfig(**{**FAST, **settings, "epochs": 1})  # stop after one epoch
+    interrupted.fit()
+    resumed = _trainer(tmp_path, "resumed", **settings)
+    resumed.load_state(tmp_path / "resumed" / "checkpoints" / "last.pt")
+    resumed.fit()
+    assert resumed.epoch == 3
+    # Compare the final (not best-restored) states: weights, optimiser moments, RNG streams.
+    a = read_checkpoint(tmp_path / "straight" / "checkpoints" / "last.pt")
+    b = read_checkpoint(tmp_path / "resumed" / "checkpoints" / "last.pt")
+    for key, value in a["state_dict"].items():
+        assert torch.equal(value, b["state_dict"][key]), key
+    moments_a = [s["exp_avg"] for s in a["optimizer"]["state"].values()]
+    moments_b = [s["exp_avg"] for s in b["optimizer"]["state"].values()]
+    assert all(torch.equal(x, y) for x, y in zip(moments_a, moments_b))
+    assert torch.equal(a["rng"]["augment"], b["rng"]["augment"])
+    stats = (tmp_path / "resumed" / "stats.jsonl").read_text().splitlines()
+    assert [json.loads(r)["epoch"] for r in stats] == [1, 2, 3]
+
+
+def test_non_finite_loss_stops_with_checkpoint_intact(tmp_path):
+    trainer = _trainer(tmp_path, epochs=3)
+    trainer.train_epoch()
+    trainer.epoch += 1
+    trainer.save_state()
+    before = read_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")
+    original_forward = trainer.model.forward
+    trainer.model.forward = lambda x: original_forward(x) * float("nan")
+    with pytest.raises(FloatingPointError, match="last good checkpoint"):
+        trainer.train_epoch()
+    after = read_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")
+    assert after["epoch"] == before["epoch"] == 1
+
+
+def test_early_stopping_restores_best(tmp_path):
+    trainer = _trainer(tmp_path, epochs=30, early_stopping=2, lr=1e-2)
+    trainer.fit()
+    stats = [json.loads(line) for line in (tmp_path / "run" / "stats.jsonl").read_text().splitlines()]
+    best_epoch = max(stats, key=lambda s: s["val_acc"])["epoch"]
+    restored = trainer.evaluate(trainer.data.val)
+    assert restored["accuracy"] == pytest.approx(max(s["val_acc"] for s in stats))
+    assert len(stats) < 30 or best_epoch >= 28
+
+
+def test_val_is_carved_from_train_when_missing():
+    data = toy_faces(splits=(1.0, 0.0, 0.0))
+    parts = split_train_val(data, seed=0)
+    assert len(parts.val) > 0 and len(parts.train) + len(parts.val) == len(data)
+    assert "stratified" in parts.val_source
+    assert set(parts.val.labels.tolist()) == set(range(7))
+
+
+def test_run_training_writes_run_dir_and_model(tmp_path, monkeypatch):
+    monkeypatch.setattr(workflow, "load_dataset", lambda spec, **kw: toy_faces())
+    config = TrainConfig(**{**FAST, "epochs": 2})
+    run_dir, report = workflow.run_training(config, workflow.DataOptions(spec="toy"), tmp_path / "runs", progress=False)
+    names = {p.name for p in run_dir.iterdir()}
+    assert {"config.json", "stats.jsonl", "curves.png", "confusion.png", "model.pt", "test_metrics.json", "checkpoints"} <= names
+    assert {p.name for p in (run_dir / "checkpoints").iterdir()} == {"last.pt", "best.pt"}
+    saved = json.loads((run_dir / "config.json").read_text())
+    assert saved["train"]["model"] == "basic-cnn"
+    assert saved["run"]["numeric_path"]["precision"] == "fp32"
+    assert "cpu_model" in saved["run"]["machine"]
+    assert set(report["per_class"]) == set(toy_faces().class_names)
+    model, artifact = load_classifier(run_dir / "model.pt")
+    assert artifact["model_name"] == "basic-cnn"
+
+
+def test_checkpoint_errors(tmp_path):
+    with pytest.raises(CheckpointError, match="no such checkpoint file"):
+        read_checkpoint(tmp_path / "missing.pt")
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(CheckpointError, match="truncated, corrupt"):
+        read_checkpoint(bad)
+    torch.save({"kind": "something-else"}, tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="found kind='something-else'"):
+        read_checkpoint(tmp_path / "other.pt")
+
+
+def test_truncated_and_mismatched_model_files(tmp_path):
+    trainer = _trainer(tmp_path, epochs=1)
+    from classifiers.checkpoint import save_model
+
+    save_model(tmp_path / "m.pt", trainer.artifact())
+    data = (tmp_path / "m.pt").read_bytes()
+    (tmp_path / "cut.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="cut.pt is truncated"):
+        read_checkpoint(tmp_path / "cut.pt")
+    with pytest.raises(CheckpointError, match="class order"):
+        load_classifier(tmp_path / "m.pt", expected_class_names=["a"] * 7)
+    artifact = trainer.artifact()
+    artifact["model_name"] = "deep-cnn"
+    save_model(tmp_path / "wrong.pt", artifact)
+    with pytest.raises(CheckpointError, match="do not fit architecture 'deep-cnn'"):
+        load_classifier(tmp_path / "wrong.pt")
+
+
+def test_transfer_design_without_weights_trains_from_scratch(tmp_path, caplog):
+    config = TrainConfig(model="resnet50-transfer", model_kwargs={"input_size": 32}, batch_size=8,
+                         precision="fp32", augment="none", epochs=1)
+    with caplog.at_level("WARNING"):
+        trainer = Trainer(config, split_train_val(toy_faces(n_per_class=3), 0), tmp_path / "r", progress=False)
+    assert "trained from scratch" in caplog.text
+    assert trainer.describe()["pretrained"].startswith("no ImageNet weights")
+    first_conv = next(p for n, p in trainer.model.named_parameters() if n.startswith("backbone."))
+    before = first_conv.detach().clone()
+    trainer.train_epoch()
+    assert not torch.equal(before, first_conv.detach())
