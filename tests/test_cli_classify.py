@@ -1,0 +1,127 @@
+"""fer-classify end to end through click, on the built-in faces at a tiny size."""
+
+import csv
+import io
+import json
+
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+
+from classifiers.cli import main
+
+TINY = "builtin:train=280,val=70,test=140,seed=3"
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    result = CliRunner().invoke(main, [
+        "train", "--data", TINY, "--model", "basic-cnn", "--epochs", "2", "--batch-size", "32",
+        "--precision", "fp32", "--augment", "light", "--out", str(root), "--quiet",
+    ])
+    assert result.exit_code == 0, result.output
+    run_dir = result.output.strip().splitlines()[-1]
+    return run_dir, result.output
+
+
+def test_train_prints_report_and_run_dir(trained_run):
+    run_dir, output = trained_run
+    assert "accuracy" in output and "disgust" in output
+    assert (torch.load(f"{run_dir}/model.pt", weights_only=True)["model_name"]) == "basic-cnn"
+    config = json.loads(open(f"{run_dir}/config.json").read())
+    assert config["train"]["epochs"] == 2 and config["train"]["optimizer"] == "adam"
+
+
+def test_evaluate_json_schema(trained_run):
+    run_dir, _ = trained_run
+    result = CliRunner().invoke(main, ["evaluate", f"{run_dir}/model.pt", "--data", TINY, "--json",
+                                       "--tta", "flip", "--precision", "fp32", "--no-latency"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert {"accuracy", "macro_f1", "per_class", "confusion"} <= set(report)
+    assert set(report["per_class"]["disgust"]) >= {"precision", "recall", "f1", "support"}
+    assert sum(map(sum, report["confusion"])) == report["n"] == 140
+    assert report["leak_free"]["n"] <= 140
+
+
+def test_predict_json_and_csv(trained_run, tmp_path):
+    run_dir, _ = trained_run
+    photo = tmp_path / "photo.jpg"
+    Image.new("RGB", (200, 160), (120, 90, 60)).save(photo)
+    result = CliRunner().invoke(main, ["predict", f"{run_dir}/model.pt", str(photo)])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    pred = out["predictions"][0]
+    assert out["schema"] == 1 and pred["path"] == str(photo)
+    assert pred["emotion"] in out["class_names"]
+    assert sum(pred["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+    result = CliRunner().invoke(main, ["predict", f"{run_dir}/model.pt", str(photo), "--format", "csv"])
+    rows = list(csv.DictReader(io.StringIO(result.output)))
+    assert rows[0]["emotion"] == pred["emotion"] and "p_disgust" in rows[0]
+
+
+def test_resume_finished_run_is_a_no_op_that_still_reports(trained_run):
+    run_dir, _ = trained_run
+    result = CliRunner().invoke(main, ["train", "--resume", run_dir, "--quiet"])
+    assert result.exit_code == 0, result.output
+    lines = open(f"{run_dir}/stats.jsonl").read().splitlines()
+    assert [json.loads(r)["epoch"] for r in lines] == [1, 2]
+
+
+def test_models_lists_every_design():
+    result = CliRunner().invoke(main, ["models"])
+    assert result.exit_code == 0
+    for name in ("basic-cnn", "deep-cnn", "se-resnet", "resnet18-e", "resnet50-gray"):
+        assert name in result.output
+
+
+def test_data_info_json():
+    result = CliRunner().invoke(main, ["data-info", TINY, "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "--model", "alexnet"], "'alexnet' is not one of"),
+    (["train", "--data", "no/such/file.csv"], "no such file or folder"),
+    (["train", "--class-weights", "heavy"], "invalid class weights"),
+    (["evaluate", "missing.pt"], "does not exist"),
+])
+def test_bad_input_is_a_clear_error(args, message):
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code != 0
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_truncated_checkpoint_is_a_clear_error(trained_run, tmp_path):
+    run_dir, _ = trained_run
+    data = open(f"{run_dir}/model.pt", "rb").read()
+    cut = tmp_path / "cut.pt"
+    cut.write_bytes(data[:1000])
+    result = CliRunner().invoke(main, ["evaluate", str(cut), "--data", TINY])
+    assert result.exit_code == 1
+    assert "cut.pt is truncated" in result.output and "Traceback" not in result.output
+
+
+def test_augment_with_synthetic_folder(trained_run, tmp_path):
+    folder = tmp_path / "synthetic" / "disgust"
+    folder.mkdir(parents=True)
+    manifest = []
+    for i in range(5):
+        Image.fromarray((torch.rand(48, 48) * 255).byte().numpy(), mode="L").save(folder / f"{i:06d}.png")
+        manifest.append({"file": f"disgust/{i:06d}.png", "emotion": "disgust", "source": i, "seed": i,
+                         "generator": "test", "step": 0})
+    (tmp_path / "synthetic" / "manifest.jsonl").write_text("".join(json.dumps(m) + "\n" for m in manifest))
+    result = CliRunner().invoke(main, [
+        "train", "--data", TINY, "--model", "basic-cnn", "--epochs", "1", "--precision", "fp32",
+        "--augment-with", str(tmp_path / "synthetic"), "--augment-cap", "3", "--out", str(tmp_path / "runs"), "--quiet",
+    ])
+    assert result.exit_code == 0, result.output
+    run_dir = result.output.strip().splitlines()[-1]
+    config = json.loads(open(f"{run_dir}/config.json").read())
+    assert config["data"]["synthetic_added"] == {"disgust": 3}
+    base_train = config["run"]["train_class_counts"]["disgust"]
+    assert base_train >= 3
