@@ -3,23 +3,18 @@ and every way it can be wrong gets a message that says which file and what was e
 
 from __future__ import annotations
 
-import pickle
-import zipfile
 from pathlib import Path
 from typing import Sequence
 
 import torch
 import torch.nn as nn
 
+from ferganaug.utils.checkpoints import FORMAT_VERSION, CheckpointError, read_checkpoint_file
 from ferganaug.utils.files import atomic_torch_save
 
 MODEL_KIND = "ferganaug.classifier"
 TRAIN_STATE_KIND = "ferganaug.classifier-train-state"
-FORMAT_VERSION = 1
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that is missing, truncated, of another kind, or does not fit."""
+__all__ = ["CheckpointError", "FORMAT_VERSION", "read_checkpoint", "load_classifier", "save_model", "model_artifact"]
 
 
 def model_artifact(
@@ -42,33 +37,11 @@ def save_model(path: str | Path, artifact: dict) -> None:
 
 
 def read_checkpoint(path: str | Path, kinds: Sequence[str] = (MODEL_KIND, TRAIN_STATE_KIND)) -> dict:
-    """Load a checkpoint dict safely and check that it is one of ``kinds``."""
-    path = Path(path)
-    if path.is_dir():
-        for candidate in ("model.pt", "checkpoints/best.pt", "checkpoints/last.pt"):
-            if (path / candidate).is_file():
-                path = path / candidate
-                break
-        else:
-            raise CheckpointError(f"{path} is a folder without model.pt or checkpoints/last.pt")
-    if not path.is_file():
-        raise CheckpointError(f"no such checkpoint file: {path}")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, OSError) as err:
-        raise CheckpointError(
-            f"{path} is truncated, corrupt or not a ferganaug checkpoint "
-            f"({type(err).__name__}: {str(err).splitlines()[0][:200] if str(err) else 'no detail'})"
-        ) from None
-    kind = obj.get("kind") if isinstance(obj, dict) else None
-    if kind not in kinds:
-        raise CheckpointError(
-            f"{path} is not a {' or '.join(kinds)} checkpoint (found kind={kind!r}); "
-            "expected a file written by fer-classify train"
-        )
-    if obj.get("format_version", 0) > FORMAT_VERSION:
-        raise CheckpointError(f"{path} was written by a newer ferganaug (format {obj['format_version']})")
-    return obj
+    """Load a classifier checkpoint (or a run folder's model.pt) safely."""
+    return read_checkpoint_file(
+        path, kinds, ("model.pt", "checkpoints/best.pt", "checkpoints/last.pt"),
+        expected="a file written by fer-classify train",
+    )
 
 
 def check_class_names(found: Sequence[str], expected: Sequence[str], path: str | Path) -> None:

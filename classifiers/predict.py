@@ -11,7 +11,7 @@ from typing import Sequence
 import torch
 
 from classifiers.checkpoint import load_classifier
-from classifiers.inference import predict_logits
+from classifiers.inference import fold_batchnorm, predict_logits
 from ferganaug.data.images import load_face_image
 from ferganaug.utils.precision import NumericPath
 
@@ -22,6 +22,7 @@ def predict_files(checkpoint: str | Path, paths: Sequence[Path]) -> dict:
     """{"schema": 1, "model", "class_names", "predictions": [{"path", "emotion", "confidence",
     "probabilities": {name: p}}]} in the order the paths were given."""
     model, artifact = load_classifier(checkpoint)
+    model = fold_batchnorm(model)
     images = torch.stack([load_face_image(p) for p in paths])
     logits = predict_logits(model, images, NumericPath("fp32", False), torch.device("cpu"))
     probs = logits.softmax(dim=1)

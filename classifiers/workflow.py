@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from classifiers.checkpoint import load_classifier, save_model
-from classifiers.inference import measure_latency, predict_logits
+from classifiers.inference import fold_batchnorm, measure_latency, predict_logits
 from classifiers.metrics import classification_report
 from classifiers.plots import plot_confusion, plot_curves
 from classifiers.train import TrainConfig, Trainer, TrainData, split_train_val
@@ -194,7 +194,7 @@ def evaluate_checkpoint(
     data = load_dataset(spec, cache_dir=cache_dir)
     model, artifact = load_classifier(checkpoint, expected_class_names=data.class_names)
     dev = resolve_device(device)
-    model = model.to(dev)
+    model = fold_batchnorm(model).to(dev)
 
     def throughput(path) -> float:
         candidate = path.prepare_model(model)

@@ -144,3 +144,21 @@ def test_transfer_design_without_weights_trains_from_scratch(tmp_path, caplog):
     before = first_conv.detach().clone()
     trainer.train_epoch()
     assert not torch.equal(before, first_conv.detach())
+
+
+@pytest.mark.parametrize("name", ["deep-cnn", "cnn-e", "vgg-e"])
+def test_batchnorm_folding_keeps_outputs(name):
+    from classifiers.inference import fold_batchnorm
+    from classifiers.registry import create_model
+
+    torch.manual_seed(0)
+    model = create_model(name).eval()
+    for bn in (m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)):
+        bn.running_mean.normal_()
+        bn.running_var.uniform_(0.5, 2.0)
+    folded = fold_batchnorm(model)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+    x = torch.rand(3, 1, 48, 48) * 2 - 1
+    with torch.no_grad():
+        assert torch.allclose(folded(x), model(x), atol=1e-4, rtol=1e-4)

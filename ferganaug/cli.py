@@ -1,0 +1,182 @@
+"""`fergan`: train the conditional expression GAN, synthesize minority-class faces, transfer
+expressions onto a user's own photos. A thin click shell over ferganaug.pipeline/synth."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from ferganaug.data.errors import DataError
+from ferganaug.emotions import EMOTIONS, UnknownEmotionError, parse_emotions
+from ferganaug.gan.expression import ClassOrderError
+from ferganaug.gan.train import DivergenceError
+from ferganaug.utils.checkpoints import CheckpointError
+
+USER_ERRORS = (DataError, CheckpointError, UnknownEmotionError, ClassOrderError, DivergenceError)
+
+
+def user_errors(func):
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except USER_ERRORS as err:
+            raise click.ClickException(str(err)) from None
+        except KeyboardInterrupt:
+            raise click.ClickException("interrupted; nothing written is half-finished: re-run to continue") from None
+
+    return wrapper
+
+
+def _emotions(ctx, param, value):
+    try:
+        return parse_emotions(value)
+    except UnknownEmotionError as err:
+        raise click.BadParameter(str(err)) from None
+
+
+def _emotion(ctx, param, value):
+    if value is None:
+        return None
+    names = _emotions(ctx, param, value)
+    if len(names) != 1:
+        raise click.BadParameter("give one emotion (or leave it out for a grid of all)")
+    return names[0]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.option("-v", "--verbose", is_flag=True)
+def main(verbose: bool) -> None:
+    """Conditional expression GAN: neutral faces in, chosen expressions out, identity kept."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s", stream=sys.stderr)
+
+
+@main.command("train")
+@click.option("--data", default="builtin", metavar="SPEC", help="Dataset spec (training split is used).")
+@click.option("--steps", type=click.IntRange(min=1), default=2500)
+@click.option("--batch-size", type=click.IntRange(min=2), default=32)
+@click.option("--lr-g", type=click.FloatRange(min=0, min_open=True), default=1e-4)
+@click.option("--lr-d", type=click.FloatRange(min=0, min_open=True), default=4e-4, help="Two time-scale: D learns faster.")
+@click.option("--w-adv", type=click.FloatRange(min=0), default=1.0, help="LSGAN adversarial weight.")
+@click.option("--w-fm", type=click.FloatRange(min=0), default=10.0, help="Discriminator feature-matching weight.")
+@click.option("--w-expr", type=click.FloatRange(min=0), default=20.0, help="Frozen-classifier expression weight.")
+@click.option("--w-cycle", type=click.FloatRange(min=0), default=10.0, help="Cycle reconstruction weight.")
+@click.option("--w-id", type=click.FloatRange(min=0), default=5.0, help="Identity (target = source) weight.")
+@click.option("--w-mask", type=click.FloatRange(min=0), default=1.0, help="Attention-mask regularisation weight.")
+@click.option("--w-r1", type=click.FloatRange(min=0), default=0.0, help="R1 gradient penalty weight (0 = off).")
+@click.option("--ema-decay", type=click.FloatRange(0, 1), default=0.999)
+@click.option("--condition", type=click.Choice(["label", "reference"]), default="label", help="Target emotion label, or a reference face (study A's mode).")
+@click.option("--source-emotions", default="neutral", metavar="LIST", help="Emotions whose faces are edited.")
+@click.option("--expr-classifier", type=click.Path(exists=True), default=None, metavar="CKPT", help="fer-classify checkpoint; trained here first when omitted.")
+@click.option("--classifier-epochs", type=click.IntRange(min=1), default=8, help="Epochs for the automatic expression classifier.")
+@click.option("--sample-every", type=click.IntRange(min=1), default=250)
+@click.option("--seed", type=int, default=0)
+@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto")
+@click.option("--device", default="auto")
+@click.option("--out", "runs_root", type=click.Path(file_okay=False), default="runs/fergan")
+@click.option("--resume", type=click.Path(exists=True, file_okay=False), default=None, metavar="RUN_DIR")
+@click.option("--quiet", is_flag=True)
+@user_errors
+def train_command(**o) -> None:
+    """Train the GAN (and, first, its frozen expression classifier if none is given)."""
+    from ferganaug.gan.train import GANConfig
+    from ferganaug.pipeline import resume_gan, train_gan
+
+    if o["resume"]:
+        run_dir = resume_gan(o["resume"], progress=not o["quiet"])
+    else:
+        sources = tuple(_emotions(None, None, o["source_emotions"]))
+        config = GANConfig(
+            steps=o["steps"], batch_size=o["batch_size"], lr_g=o["lr_g"], lr_d=o["lr_d"], w_adv=o["w_adv"],
+            w_fm=o["w_fm"], w_expr=o["w_expr"], w_cycle=o["w_cycle"], w_id=o["w_id"], w_mask=o["w_mask"],
+            w_r1=o["w_r1"], ema_decay=o["ema_decay"], condition=o["condition"], source_emotions=sources,
+            sample_every=o["sample_every"], checkpoint_every=o["sample_every"], seed=o["seed"],
+            precision=o["precision"], device=o["device"],
+        )
+        try:
+            run_dir = train_gan(config, o["data"], o["runs_root"], o["expr_classifier"], o["classifier_epochs"],
+                                progress=not o["quiet"])
+        except ValueError as err:
+            if isinstance(err, USER_ERRORS):
+                raise
+            raise click.ClickException(str(err)) from None
+    click.echo(str(run_dir))
+
+
+@main.command("synthesize")
+@click.option("--emotion", "emotions", default="disgust", callback=_emotions, metavar="LIST", help=f"One or more of {', '.join(EMOTIONS)} (comma-separated), or all.")
+@click.option("--n", type=click.IntRange(min=1), default=1000, help="Faces per emotion.")
+@click.option("--generator", type=click.Path(exists=True), required=True, help="fergan train run folder or generator.pt.")
+@click.option("--sources", default=None, metavar="SPEC", help="Source faces [default: the generator's training data].")
+@click.option("--out", type=click.Path(file_okay=False), default="synthetic")
+@click.option("--seed", type=int, default=0)
+@click.option("--quiet", is_flag=True)
+@user_errors
+def synthesize_command(emotions, n, generator, sources, out, seed, quiet) -> None:
+    """Write OUT/<emotion>/<NNNNNN>.png and OUT/manifest.jsonl; a re-run continues."""
+    from ferganaug.synth import synthesize
+
+    summary = synthesize(generator, emotions, n, out, sources, seed, progress=not quiet)
+    for emotion, count in summary["written"].items():
+        click.echo(f"{emotion}: {count} written, {summary['already_there'][emotion]} already there", err=True)
+    click.echo(summary["out"])
+
+
+@main.command("transfer")
+@click.argument("images", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--generator", type=click.Path(exists=True), required=True)
+@click.option("--emotion", default=None, callback=_emotion, help="Target emotion; omitted: a grid of all.")
+@click.option("--reference", type=click.Path(exists=True, dir_okay=False), default=None, help="Reference face (reference-conditioned generators).")
+@click.option("--out", type=click.Path(file_okay=False), default="transfer")
+@user_errors
+def transfer_command(images, generator, emotion, reference, out) -> None:
+    """Apply a generator to your own face images (any size; converted to 48x48 grey)."""
+    from ferganaug.synth import transfer
+
+    for path in transfer(generator, [Path(p) for p in images], out, emotion, Path(reference) if reference else None):
+        click.echo(str(path))
+
+
+@main.command("evaluate")
+@click.argument("run", type=click.Path(exists=True))
+@click.option("--data", default=None, metavar="SPEC", help="[default: the generator's training data]")
+@click.option("--evaluator", type=click.Path(exists=True), default=None, metavar="CKPT", help="Independent classifier; trained on the real training split when omitted.")
+@click.option("--evaluator-model", default="resnet-baseline", help="Design of the automatic evaluator (not the loss classifier's).")
+@click.option("--evaluator-epochs", type=click.IntRange(min=1), default=12)
+@click.option("--evaluator-seed", type=int, default=1)
+@click.option("--sources-split", type=click.Choice(["train", "val", "test"]), default="test", help="Split whose source faces are edited.")
+@click.option("--json", "as_json", is_flag=True)
+@user_errors
+def evaluate_command(run, data, evaluator, evaluator_model, evaluator_epochs, evaluator_seed, sources_split, as_json) -> None:
+    """Target hit rate by an independent evaluator (beside its recall on real faces) and, on
+    the built-in faces, pixel error against the ground-truth expression render."""
+    import json
+
+    from ferganaug.data.spec import load_dataset
+    from ferganaug.evaluate import evaluate_generator, format_generator_report, train_evaluator
+    from ferganaug.synth import load_generator_file
+    from ferganaug.utils.files import atomic_write_json
+
+    gen = load_generator_file(run)
+    spec = data or gen.data_spec
+    if spec is None:
+        raise click.UsageError("the generator has no run folder naming its data; give --data SPEC")
+    run_dir = Path(gen.path).parent
+    if evaluator is None:
+        folder = run_dir / f"evaluator-{evaluator_model}-seed{evaluator_seed}"
+        evaluator = folder / "model.pt"
+        if not evaluator.is_file():
+            evaluator = train_evaluator(spec, folder, evaluator_model, evaluator_epochs, evaluator_seed)
+    report = evaluate_generator(gen.model, gen.source_emotions, load_dataset(spec), evaluator, sources_split)
+    report["generator"] = {"path": gen.path, "step": gen.step}
+    atomic_write_json(run_dir / "generator_metrics.json", report)
+    click.echo(json.dumps(report, indent=2) if as_json else format_generator_report(report))
+    click.echo(str(run_dir / "generator_metrics.json"))
+
+
+if __name__ == "__main__":
+    main()

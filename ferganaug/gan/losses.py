@@ -1,0 +1,60 @@
+"""GAN loss terms as pure functions, each checkable by hand."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def lsgan_discriminator_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    return 0.5 * ((real_scores - 1).pow(2).mean() + fake_scores.pow(2).mean())
+
+
+def lsgan_generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
+    return (fake_scores - 1).pow(2).mean()
+
+
+def group_means(x: torch.Tensor, labels: torch.Tensor, num_groups: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean of ``x`` over the rows of each label: ([G, ...] means, [G] bool present)."""
+    flat = x.float().flatten(1)
+    sums = torch.zeros(num_groups, flat.shape[1], device=x.device).index_add_(0, labels, flat)
+    counts = torch.bincount(labels, minlength=num_groups).to(x.device)
+    means = sums / counts.clamp(min=1).unsqueeze(1)
+    return means.view(num_groups, *x.shape[1:]), counts > 0
+
+
+def feature_matching_loss(
+    fake_features: list[torch.Tensor],
+    real_features: list[torch.Tensor],
+    fake_emotions: torch.Tensor,
+    real_emotions: torch.Tensor,
+    num_emotions: int,
+) -> torch.Tensor:
+    """L1 between the discriminator's batch-mean features of fakes and of real faces of the
+    same (target) emotion, per emotion and layer. Batch means, not pixel-aligned pairs: a
+    real face of another person must not pull the fake towards that person's identity."""
+    terms = []
+    for fake, real in zip(fake_features, real_features):
+        fake_means, fake_present = group_means(fake, fake_emotions, num_emotions)
+        real_means, real_present = group_means(real.detach(), real_emotions, num_emotions)
+        both = fake_present & real_present
+        if both.any():
+            terms.append((fake_means[both] - real_means[both]).abs().mean())
+    if not terms:
+        return fake_features[0].new_zeros(())
+    return torch.stack(terms).mean()
+
+
+def mask_regularisation(mask: torch.Tensor, min_area: float, max_area: float, tv_weight: float = 0.1) -> torch.Tensor:
+    """Keep each attention mask's mean inside [min_area, max_area] (neither 'copy the input'
+    nor 'repaint everything') and smooth (total variation)."""
+    area = mask.float().mean(dim=(1, 2, 3))
+    bounds = (F.relu(min_area - area) + F.relu(area - max_area)).mean()
+    tv = (mask[:, :, 1:, :] - mask[:, :, :-1, :]).abs().mean() + (mask[:, :, :, 1:] - mask[:, :, :, :-1]).abs().mean()
+    return bounds + tv_weight * tv.float()
+
+
+def r1_penalty(real_scores: torch.Tensor, real_images: torch.Tensor) -> torch.Tensor:
+    """Gradient penalty on real images (Mescheder et al. 2018); real_images must require grad."""
+    (grad,) = torch.autograd.grad(real_scores.float().sum(), real_images, create_graph=True)
+    return grad.pow(2).flatten(1).sum(1).mean()

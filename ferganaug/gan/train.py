@@ -1,0 +1,382 @@
+"""Training the conditional expression GAN.
+
+One step: sample source faces (neutral by default) and target emotions drawn uniformly over
+the targets (so the rare ones get as many updates as the common ones), plus real faces of
+exactly those target emotions for the discriminator and for feature matching. Losses are
+those of study A (LSGAN 1, feature matching 10, expression 20) plus cycle, identity and mask
+terms; every weight is a config field. An EMA copy of the generator is what samples use.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from ferganaug.data.augment import to_model_input
+from ferganaug.data.dataset import FaceDataset
+from ferganaug.emotions import EMOTIONS, EMOTION_INDEX
+from ferganaug.gan.expression import FrozenExpressionClassifier
+from ferganaug.gan.losses import (
+    feature_matching_loss,
+    lsgan_discriminator_loss,
+    lsgan_generator_loss,
+    mask_regularisation,
+    r1_penalty,
+)
+from ferganaug.gan.networks import Generator, PatchDiscriminator
+from ferganaug.utils.files import append_jsonl, atomic_torch_save
+from ferganaug.utils.hardware import resolve_device
+from ferganaug.utils.precision import NumericPath, pick_fastest
+from ferganaug.utils.seeding import global_rng_state, make_generator, seed_everything, set_global_rng_state
+
+log = logging.getLogger(__name__)
+
+GAN_STATE_KIND = "ferganaug.gan-train-state"
+GENERATOR_KIND = "ferganaug.generator"
+
+
+class DivergenceError(FloatingPointError):
+    """A loss became NaN or infinite; the last good checkpoint is left as it was."""
+
+
+@dataclass(frozen=True)
+class GANConfig:
+    steps: int = 3000
+    batch_size: int = 32
+    lr_g: float = 1e-4
+    lr_d: float = 4e-4  # two time-scale update rule: the discriminator learns faster
+    betas: tuple[float, float] = (0.5, 0.999)
+    w_adv: float = 1.0
+    w_fm: float = 10.0
+    w_expr: float = 20.0
+    w_cycle: float = 10.0
+    w_id: float = 5.0
+    w_mask: float = 1.0
+    w_r1: float = 0.0
+    mask_min_area: float = 0.03
+    mask_max_area: float = 0.35
+    ema_decay: float = 0.999
+    g_width: int = 32
+    g_res_blocks: int = 4
+    d_width: int = 48
+    condition: str = "label"
+    source_emotions: tuple[str, ...] = ("neutral",)
+    seed: int = 0
+    precision: str = "auto"
+    device: str = "auto"
+    log_every: int = 25
+    sample_every: int = 250
+    checkpoint_every: int = 250
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def target_emotions(self) -> tuple[str, ...]:
+        return tuple(e for e in EMOTIONS if e not in self.source_emotions)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["betas"] = list(self.betas)
+        d["source_emotions"] = list(self.source_emotions)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "GANConfig":
+        d = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        d["betas"] = tuple(d.get("betas", (0.5, 0.999)))
+        d["source_emotions"] = tuple(d.get("source_emotions", ("neutral",)))
+        return cls(**d)
+
+
+def check_gan_data(train: FaceDataset, config: GANConfig) -> None:
+    """Fail early, before any classifier is trained, when the data cannot feed the GAN."""
+    present = set(train.labels.unique().tolist())
+    if not any(EMOTION_INDEX[e] in present for e in config.source_emotions):
+        raise ValueError(
+            f"the training data has no {'/'.join(config.source_emotions)} faces to use as sources "
+            "(see --source-emotions)"
+        )
+    if not config.target_emotions:
+        raise ValueError("every emotion is a source emotion, so there is no target to learn")
+    missing = [e for e in config.target_emotions if EMOTION_INDEX[e] not in present]
+    if missing:
+        raise ValueError(f"the training data has no real faces of {', '.join(missing)} to learn from")
+
+
+class FacePools:
+    """Index pools over the training faces: sources, and reals per emotion."""
+
+    def __init__(self, train: FaceDataset, source_emotions: tuple[str, ...], device: torch.device) -> None:
+        self.images = train.images.to(device)
+        self.labels = train.labels.to(device)
+        source_ids = torch.tensor([EMOTION_INDEX[e] for e in source_emotions])
+        self.sources = torch.isin(train.labels, source_ids).nonzero().flatten()
+        if len(self.sources) == 0:
+            raise ValueError(
+                f"the training data has no {'/'.join(source_emotions)} faces to use as sources "
+                "(see --source-emotions)"
+            )
+        self.by_emotion = [(train.labels == c).nonzero().flatten() for c in range(len(EMOTIONS))]
+
+    def sample_sources(self, n: int, g: torch.Generator) -> torch.Tensor:
+        return self.sources[torch.randint(len(self.sources), (n,), generator=g)]
+
+    def sample_reals(self, emotions: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        """One random real face index for each requested emotion."""
+        picks = torch.empty_like(emotions)
+        draws = torch.rand(len(emotions), generator=g)
+        for c in emotions.unique().tolist():
+            pool = self.by_emotion[c]
+            where = emotions == c
+            picks[where] = pool[(draws[where] * len(pool)).long().clamp(max=len(pool) - 1)]
+        return picks
+
+    def faces(self, index: torch.Tensor) -> torch.Tensor:
+        return to_model_input(self.images[index.to(self.images.device)])
+
+
+class GANTrainer:
+    def __init__(
+        self,
+        config: GANConfig,
+        train: FaceDataset,
+        classifier: FrozenExpressionClassifier,
+        run_dir: Path,
+        progress: bool = True,
+    ) -> None:
+        self.config = config
+        self.run_dir = Path(run_dir)
+        (self.run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+        (self.run_dir / "samples").mkdir(exist_ok=True)
+        self.progress = progress
+        self.device = resolve_device(config.device)
+        check_gan_data(train, config)
+        self.target_ids = torch.tensor([EMOTION_INDEX[e] for e in config.target_emotions])
+
+        seed_everything(config.seed)
+        self.generator = Generator(len(EMOTIONS), config.g_width, config.g_res_blocks, condition=config.condition)
+        self.discriminator = PatchDiscriminator(len(EMOTIONS), config.d_width)
+        self.ema = copy.deepcopy(self.generator).eval().requires_grad_(False)
+        self.classifier = classifier
+        self.pools = FacePools(train, config.source_emotions, self.device)
+        self.sample_rng = make_generator(config.seed)
+        self.path, self.probe = pick_fastest(config.precision, self.device, self._probe_step)
+        for module in (self.generator, self.discriminator, self.ema, self.classifier):
+            self.path.prepare_model(module.to(self.device))
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr_g, betas=config.betas)
+        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr_d, betas=config.betas)
+        self.step = 0
+        self.fixed_sources = self.pools.sources[:8]
+
+    # -- one step --------------------------------------------------------------------------------
+    def _batch(self) -> dict[str, torch.Tensor]:
+        n, g = self.config.batch_size, self.sample_rng
+        source_index = self.pools.sample_sources(n, g)
+        target = self.target_ids[torch.randint(len(self.target_ids), (n,), generator=g)]
+        real_index = self.pools.sample_reals(target, g)
+        dev = self.device
+        return {
+            "source": self.path.prepare_input(self.pools.faces(source_index)),
+            "source_emotion": self.pools.labels[source_index.to(dev)],
+            "target": target.to(dev),
+            "real": self.path.prepare_input(self.pools.faces(real_index)),
+        }
+
+    def _condition(self, batch: dict, which: str) -> torch.Tensor:
+        """Label mode: emotion indices. Reference mode: faces showing that expression
+        (targets: real faces of other people; back to the source: the source itself)."""
+        if self.config.condition == "label":
+            return batch["target"] if which == "target" else batch["source_emotion"]
+        return batch["real"] if which == "target" else batch["source"]
+
+    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        c = self.config
+        ac = self.path.autocast(self.device)
+        # Discriminator: real faces of the target emotion vs the generator's edits.
+        with torch.no_grad(), ac:
+            fake, _ = self.generator(batch["source"], self._condition(batch, "target"))
+        real = batch["real"].requires_grad_(c.w_r1 > 0)
+        with ac:
+            real_scores, _ = self.discriminator(real, batch["target"])
+            fake_scores, _ = self.discriminator(fake.detach(), batch["target"])
+        loss_d = lsgan_discriminator_loss(real_scores.float(), fake_scores.float())
+        r1 = r1_penalty(real_scores, real) if c.w_r1 > 0 else torch.zeros((), device=self.device)
+        total_d = loss_d + c.w_r1 * r1
+        self._check_finite("discriminator", total_d)
+        self.opt_d.zero_grad(set_to_none=True)
+        total_d.backward()
+        self.opt_d.step()
+
+        # Generator.
+        with ac:
+            fake, mask = self.generator(batch["source"], self._condition(batch, "target"))
+            fake_scores, fake_features = self.discriminator(fake, batch["target"])
+            with torch.no_grad():
+                _, real_features = self.discriminator(batch["real"].detach(), batch["target"])
+            logits = self.classifier(fake)
+            back, _ = self.generator(fake, self._condition(batch, "source"))
+            same, _ = self.generator(batch["source"], self._condition(batch, "source"))
+        terms = {
+            "adv": lsgan_generator_loss(fake_scores.float()),
+            "fm": feature_matching_loss(fake_features, real_features, batch["target"], batch["target"], len(EMOTIONS)),
+            "expr": F.cross_entropy(logits.float(), batch["target"]),
+            "cycle": (back.float() - batch["source"]).abs().mean(),
+            "id": (same.float() - batch["source"]).abs().mean(),
+            "mask": mask_regularisation(mask, c.mask_min_area, c.mask_max_area),
+        }
+        weights = {"adv": c.w_adv, "fm": c.w_fm, "expr": c.w_expr, "cycle": c.w_cycle, "id": c.w_id, "mask": c.w_mask}
+        total_g = sum(weights[k] * v for k, v in terms.items())
+        self._check_finite("generator", total_g)
+        self.opt_g.zero_grad(set_to_none=True)
+        total_g.backward()
+        self.opt_g.step()
+        self._update_ema()
+        self.step += 1
+        return self._step_stats(loss_d, r1, total_g, terms, real_scores, fake_scores, logits, mask, batch["target"])
+
+    @torch.no_grad()
+    def _step_stats(self, loss_d, r1, total_g, terms, real_scores, fake_scores, logits, mask, target) -> dict[str, float]:
+        return {
+            "loss_d": loss_d.item(), "r1": r1.item(), "loss_g": total_g.item(),
+            **{f"g_{k}": v.item() for k, v in terms.items()},
+            "d_acc_real": float((real_scores.float().mean(dim=(1, 2)) > 0.5).float().mean()),
+            "d_acc_fake": float((fake_scores.float().mean(dim=(1, 2)) < 0.5).float().mean()),
+            "expr_acc": float((logits.argmax(1) == target).float().mean()),
+            "mask_area": float(mask.float().mean()),
+        }
+
+    def _check_finite(self, which: str, loss: torch.Tensor) -> None:
+        if not torch.isfinite(loss):
+            raise DivergenceError(
+                f"the {which} loss became {loss.item()} at step {self.step + 1}; training stopped. The last good "
+                f"checkpoint is {self.run_dir / 'checkpoints' / 'last.pt'} (try lower learning rates or --w-r1)"
+            )
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        decay = self.config.ema_decay
+        for ema_p, p in zip(self.ema.parameters(), self.generator.parameters()):
+            ema_p.lerp_(p, 1 - decay)
+        for ema_b, b in zip(self.ema.buffers(), self.generator.buffers()):
+            ema_b.copy_(b)
+
+    def _probe_step(self, path: NumericPath) -> float:
+        """Faces per second of a generator + discriminator + classifier step on this path,
+        with throw-away networks and random faces (the run's own state is not touched)."""
+        dev, n = self.device, self.config.batch_size
+        g = path.prepare_model(Generator(**self.generator.config).to(dev))
+        d = path.prepare_model(PatchDiscriminator(**self.discriminator.config).to(dev))
+        classifier = path.prepare_model(self.classifier.to(dev))
+        optimizer = torch.optim.Adam([*g.parameters(), *d.parameters()], lr=1e-5)
+        faces = path.prepare_input(torch.rand(n, 1, 48, 48, device=dev) * 2 - 1)
+        emotions = torch.randint(len(EMOTIONS), (n,), device=dev)
+        cond = emotions if self.config.condition == "label" else faces
+
+        def step() -> None:
+            with path.autocast(dev):
+                fake, _ = g(faces, cond)
+                scores, _ = d(fake, emotions)
+                back, _ = g(fake, cond)
+                loss = scores.float().mean() + classifier(fake).float().mean() + back.float().mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+
+        step()
+        start, count = time.perf_counter(), 0
+        while time.perf_counter() - start < 1.0 or count < 2:
+            step()
+            count += 1
+        return count * n / (time.perf_counter() - start)
+
+    # -- the run ---------------------------------------------------------------------------------
+    def fit(self, on_sample=None) -> None:
+        c = self.config
+        bar = tqdm(total=c.steps, initial=self.step, disable=not self.progress, desc="fergan train", unit="step")
+        window: list[dict] = []
+        start = time.perf_counter()
+        while self.step < c.steps:
+            stats = self.train_step(self._batch())
+            window.append(stats)
+            bar.update(1)
+            if self.step % c.log_every == 0 or self.step == c.steps:
+                row = {"step": self.step, **{k: sum(w[k] for w in window) / len(window) for k in window[0]},
+                       "faces_per_s": len(window) * c.batch_size / (time.perf_counter() - start)}
+                append_jsonl(self.run_dir / "stats.jsonl", row)
+                bar.set_postfix(d=f"{row['loss_d']:.3f}", g=f"{row['loss_g']:.2f}", expr=f"{row['expr_acc']:.2f}")
+                window, start = [], time.perf_counter()
+            if on_sample is not None and (self.step % c.sample_every == 0 or self.step == c.steps):
+                on_sample(self)
+            if self.step % c.checkpoint_every == 0 or self.step == c.steps:
+                self.save_state()
+        bar.close()
+
+    @torch.no_grad()
+    def sample_grid(self, sources: torch.Tensor | None = None) -> torch.Tensor:
+        """EMA edits of the fixed sources to every emotion: uint8 [S, 7, 48, 48]."""
+        index = self.fixed_sources if sources is None else sources
+        faces = self.pools.faces(index)
+        rows = []
+        for e in range(len(EMOTIONS)):
+            target = torch.full((len(faces),), e, device=self.device)
+            cond = target if self.config.condition == "label" else self.pools.faces(self.pools.sample_reals(target.cpu(), make_generator(e)))
+            with self.path.autocast(self.device):
+                out, _ = self.ema(self.path.prepare_input(faces), cond)
+            rows.append(out.float())
+        grid = torch.stack(rows, dim=1)[:, :, 0]
+        return ((grid.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu()
+
+    # -- checkpoints -------------------------------------------------------------------------------
+    def generator_artifact(self) -> dict:
+        return {
+            "kind": GENERATOR_KIND,
+            "format_version": 1,
+            "generator_config": self.ema.config,
+            "state_dict": {k: v.detach().cpu() for k, v in self.ema.state_dict().items()},
+            "class_names": list(EMOTIONS),
+            "step": self.step,
+            "source_emotions": list(self.config.source_emotions),
+        }
+
+    def save_state(self) -> None:
+        state = {
+            "kind": GAN_STATE_KIND,
+            "format_version": 1,
+            "config": self.config.to_dict(),
+            "step": self.step,
+            "generator": self.generator.state_dict(),
+            "ema": self.ema.state_dict(),
+            "discriminator": self.discriminator.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "rng": {"global": global_rng_state(), "sample": self.sample_rng.get_state()},
+            "numeric_path": self.path.to_dict(),
+        }
+        atomic_torch_save(state, self.run_dir / "checkpoints" / "last.pt")
+        atomic_torch_save(self.generator_artifact(), self.run_dir / "generator.pt")
+
+    def load_state(self, state: dict) -> None:
+        self.generator.load_state_dict(state["generator"])
+        self.ema.load_state_dict(state["ema"])
+        self.discriminator.load_state_dict(state["discriminator"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.step = state["step"]
+        set_global_rng_state(state["rng"]["global"])
+        self.sample_rng.set_state(state["rng"]["sample"])
+        saved = state["numeric_path"]
+        self.path = NumericPath(saved["precision"], saved["channels_last"])
+        for module in (self.generator, self.discriminator, self.ema, self.classifier):
+            self.path.prepare_model(module)
+
+
+def load_generator(artifact: dict) -> Generator:
+    generator = Generator(**artifact["generator_config"])
+    generator.load_state_dict(artifact["state_dict"])
+    return generator.eval().requires_grad_(False)

@@ -1,0 +1,207 @@
+"""`fergan synthesize` and `fergan transfer` (layer 2): a trained generator applied in bulk.
+
+Synthesis writes ``OUT/<emotion>/<NNNNNN>.png`` and ``OUT/manifest.jsonl``. Image i of an
+emotion is a pure function of (seed, emotion, i): its source face is drawn from a generator
+seeded with that triple, so any image can be regenerated alone, and a re-run continues at
+the first index the manifest lacks (PNGs are written atomically before their manifest rows,
+so an interruption leaves at worst a PNG that the re-run rewrites with identical bytes).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from tqdm import tqdm
+
+from ferganaug.data.augment import to_model_input
+from ferganaug.data.dataset import FaceDataset
+from ferganaug.data.errors import DataError
+from ferganaug.data.images import load_face_image
+from ferganaug.data.spec import load_dataset
+from ferganaug.emotions import EMOTION_INDEX, EMOTIONS
+from ferganaug.gan.images import png_bytes, save_face_png, save_grid_png
+from ferganaug.gan.networks import Generator
+from ferganaug.gan.train import GENERATOR_KIND, load_generator
+from ferganaug.utils.checkpoints import CheckpointError, read_checkpoint_file
+from ferganaug.utils.files import append_jsonl, atomic_write_bytes, read_jsonl
+
+MANIFEST = "manifest.jsonl"
+
+
+@dataclass(frozen=True)
+class LoadedGenerator:
+    model: Generator
+    path: str
+    step: int
+    source_emotions: tuple[str, ...]
+    data_spec: str | None  # the data it was trained on, when its run folder says
+
+
+def load_generator_file(path: str | Path) -> LoadedGenerator:
+    """A generator from a `fergan train` run folder or its generator.pt."""
+    artifact = read_checkpoint_file(path, (GENERATOR_KIND,), ("generator.pt",), expected="a generator written by fergan train")
+    if list(artifact.get("class_names", [])) != list(EMOTIONS):
+        raise CheckpointError(
+            f"{artifact['_path']}: the generator's emotions {artifact.get('class_names')} are not the toolkit's "
+            f"{list(EMOTIONS)}"
+        )
+    config_file = Path(artifact["_path"]).parent / "config.json"
+    spec = json.loads(config_file.read_text())["data"]["spec"] if config_file.is_file() else None
+    return LoadedGenerator(
+        load_generator(artifact), artifact["_path"], int(artifact["step"]),
+        tuple(artifact["source_emotions"]), spec,
+    )
+
+
+def image_seed(seed: int, emotion: str, index: int) -> int:
+    """The per-image seed: distinct for every (run seed, emotion, index)."""
+    return ((seed * 1_000_003 + EMOTION_INDEX[emotion]) * 10_000_019 + index) % (2**63 - 1)
+
+
+def check_writable(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+            pass
+    except OSError as err:
+        raise DataError(f"cannot write to the output folder {folder}: {err.strerror or err}") from None
+
+
+def _source_pool(gen: LoadedGenerator, sources: str | None) -> tuple[FaceDataset, torch.Tensor, str]:
+    spec = sources or gen.data_spec
+    if spec is None:
+        raise DataError(f"{gen.path} has no run folder naming its training data; give --sources SPEC")
+    train = load_dataset(spec).split("train")  # synthetic faces only ever come from training sources
+    wanted = torch.tensor([EMOTION_INDEX[e] for e in gen.source_emotions])
+    rows = torch.isin(train.labels, wanted).nonzero().flatten()
+    if len(rows) == 0:
+        raise DataError(f"'{spec}' has no {'/'.join(gen.source_emotions)} training faces to use as sources")
+    return train, rows, spec
+
+
+def _manifest_counts(out: Path, gen: LoadedGenerator, seed: int) -> dict[str, int]:
+    """Images already done per emotion; refuses to mix another generator or seed into OUT."""
+    counts = {e: 0 for e in EMOTIONS}
+    for line_no, row in enumerate(read_jsonl(out / MANIFEST), start=1):
+        if row.get("generator") != gen.path or row.get("step") != gen.step or row.get("run_seed") != seed:
+            raise DataError(
+                f"{out / MANIFEST}, line {line_no}: made by generator {row.get('generator')} (step {row.get('step')}, "
+                f"seed {row.get('run_seed')}), not {gen.path} (step {gen.step}, seed {seed}); use another --out"
+            )
+        counts[row["emotion"]] += 1
+    return counts
+
+
+@torch.no_grad()
+def synthesize(
+    generator: str | Path,
+    emotions: Sequence[str],
+    n: int,
+    out: str | Path = "synthetic",
+    sources: str | None = None,
+    seed: int = 0,
+    batch_size: int = 512,
+    progress: bool = True,
+) -> dict:
+    """Write n faces per emotion (continuing a previous run into the same folder)."""
+    if n < 1:
+        raise DataError(f"--n must be at least 1, got {n}")
+    gen = load_generator_file(generator)
+    out = Path(out)
+    check_writable(out)
+    train, pool, spec = _source_pool(gen, sources)
+    if gen.model.condition == "reference":
+        raise DataError("synthesis from a reference-conditioned generator needs references; use fergan transfer")
+    done = _manifest_counts(out, gen, seed)
+    written = {}
+    bar = tqdm(total=n * len(emotions), disable=not progress, desc="fergan synthesize", unit="face")
+    for emotion in emotions:
+        (out / emotion).mkdir(exist_ok=True)
+        start = done[emotion]
+        bar.update(min(start, n))
+        for chunk_start in range(start, n, batch_size):
+            indices = range(chunk_start, min(n, chunk_start + batch_size))
+            seeds = [image_seed(seed, emotion, i) for i in indices]
+            picks = torch.tensor([
+                int(pool[torch.randint(len(pool), (1,), generator=torch.Generator().manual_seed(s))])
+                for s in seeds
+            ])
+            faces = to_model_input(train.images[picks])
+            target = torch.full((len(picks),), EMOTION_INDEX[emotion])
+            edited, _ = gen.model(faces, target)
+            edited = ((edited.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+            rows = []
+            for i, s, src, face in zip(indices, seeds, picks.tolist(), edited):
+                name = f"{emotion}/{i:06d}.png"
+                atomic_write_bytes(out / name, png_bytes(face))
+                rows.append({"file": name, "emotion": emotion, "source": src, "source_spec": spec,
+                             "seed": s, "run_seed": seed, "index": i, "generator": gen.path, "step": gen.step})
+            _append_rows(out / MANIFEST, rows)
+            bar.update(len(rows))
+        written[emotion] = max(0, n - start)
+    bar.close()
+    return {"out": str(out), "written": written, "already_there": {e: done[e] for e in emotions}}
+
+
+def _append_rows(path: Path, rows: list[dict]) -> None:
+    """Append a chunk's rows in one write, so a crash cannot leave half a chunk listed."""
+    with open(path, "a") as f:
+        f.write("".join(json.dumps(r) + "\n" for r in rows))
+        f.flush()
+        os.fsync(f.fileno())
+
+
+@torch.no_grad()
+def regenerate(manifest_row: dict, generator: LoadedGenerator) -> torch.Tensor:
+    """Rebuild one synthetic face from its manifest row (uint8 [1, 48, 48])."""
+    train = load_dataset(manifest_row["source_spec"]).split("train")
+    face = to_model_input(train.images[manifest_row["source"] : manifest_row["source"] + 1])
+    target = torch.tensor([EMOTION_INDEX[manifest_row["emotion"]]])
+    edited, _ = generator.model(face, target)
+    return ((edited[0].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+
+@torch.no_grad()
+def transfer(
+    generator: str | Path,
+    images: Sequence[Path],
+    out: str | Path,
+    emotion: str | None = None,
+    reference: Path | None = None,
+) -> list[Path]:
+    """Apply the generator to a user's own face images: one target emotion (a PNG per input),
+    or with emotion=None a grid of the input beside every emotion."""
+    gen = load_generator_file(generator)
+    out = Path(out)
+    check_writable(out)
+    if gen.model.condition == "reference" and reference is None:
+        raise DataError(f"{gen.path} is conditioned on reference faces; give --reference IMAGE")
+    faces = torch.stack([load_face_image(p) for p in images])
+    x = to_model_input(faces)
+    targets = [emotion] if emotion else list(EMOTIONS)
+    outputs = []
+    for name in targets:
+        if gen.model.condition == "reference":
+            cond = to_model_input(load_face_image(reference)).unsqueeze(0).expand(len(x), -1, -1, -1)
+        else:
+            cond = torch.full((len(x),), EMOTION_INDEX[name])
+        edited, _ = gen.model(x, cond)
+        outputs.append(((edited.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8))
+    written = []
+    for i, path in enumerate(images):
+        stem = Path(path).stem
+        if emotion:
+            target = out / f"{stem}_{emotion}.png"
+            save_face_png(outputs[0][i], target)
+        else:
+            target = out / f"{stem}_all-emotions.png"
+            row = torch.stack([faces[i, 0]] + [o[i, 0] for o in outputs]).unsqueeze(0)
+            save_grid_png(row, target, scale=3)
+        written.append(target)
+    return written

@@ -1,0 +1,50 @@
+"""Reading checkpoint files safely. A checkpoint is untrusted input: weights_only loads, and
+every way it can be wrong gets a message that says which file and what was expected."""
+
+from __future__ import annotations
+
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+FORMAT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is missing, truncated, of another kind, or does not fit."""
+
+
+def read_checkpoint_file(
+    path: str | Path, kinds: Sequence[str], folder_candidates: Sequence[str] = (), expected: str = "a ferganaug file"
+) -> dict:
+    """Load a checkpoint dict with weights_only=True and check that its ``kind`` is one of ``kinds``.
+    A folder is searched for ``folder_candidates`` in order."""
+    path = Path(path)
+    if path.is_dir():
+        for candidate in folder_candidates:
+            if (path / candidate).is_file():
+                path = path / candidate
+                break
+        else:
+            raise CheckpointError(f"{path} is a folder without {' or '.join(folder_candidates) or 'a checkpoint'}")
+    if not path.is_file():
+        raise CheckpointError(f"no such checkpoint file: {path}")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, OSError) as err:
+        detail = str(err).splitlines()[0][:200] if str(err) else "no detail"
+        raise CheckpointError(
+            f"{path} is truncated, corrupt or not a ferganaug checkpoint ({type(err).__name__}: {detail})"
+        ) from None
+    kind = obj.get("kind") if isinstance(obj, dict) else None
+    if kind not in kinds:
+        raise CheckpointError(
+            f"{path} is not a {' or '.join(kinds)} checkpoint (found kind={kind!r}); expected {expected}"
+        )
+    if obj.get("format_version", 0) > FORMAT_VERSION:
+        raise CheckpointError(f"{path} was written by a newer ferganaug (format {obj['format_version']})")
+    obj["_path"] = str(path)
+    return obj

@@ -1,0 +1,142 @@
+"""fergan train -> synthesize -> transfer through click, at a tiny size, plus bad inputs."""
+
+import json
+
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+
+from ferganaug.cli import main
+from ferganaug.data.spec import load_dataset
+from ferganaug.synth import load_generator_file, regenerate
+
+TINY = "builtin:train=280,val=70,test=140,seed=3"
+
+
+@pytest.fixture(scope="module")
+def gan_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("gan")
+    result = CliRunner().invoke(main, [
+        "train", "--data", TINY, "--steps", "4", "--batch-size", "8", "--classifier-epochs", "1",
+        "--precision", "fp32", "--sample-every", "2", "--out", str(root), "--quiet",
+    ])
+    assert result.exit_code == 0, result.output
+    return result.output.strip().splitlines()[-1]
+
+
+def test_train_writes_a_complete_run(gan_run):
+    import os
+
+    names = set(os.listdir(gan_run))
+    assert {"config.json", "stats.jsonl", "losses.png", "samples", "checkpoints", "generator.pt",
+            "expression-classifier"} <= names
+    assert sorted(os.listdir(f"{gan_run}/samples")) == ["000002.png", "000004.png"]
+    config = json.load(open(f"{gan_run}/config.json"))
+    assert config["expression_classifier"]["trained_here"] is True
+    assert config["gan"]["w_fm"] == 10.0 and config["gan"]["w_expr"] == 20.0
+
+
+def _synth(gan_run, out, n, emotion="disgust", seed=0):
+    return CliRunner().invoke(main, ["synthesize", "--generator", gan_run, "--emotion", emotion, "--n", str(n),
+                                     "--out", str(out), "--seed", str(seed), "--quiet"])
+
+
+def test_synthesize_resumes_without_duplicates_and_is_deterministic(gan_run, tmp_path):
+    out = tmp_path / "synthetic"
+    assert _synth(gan_run, out, 5).exit_code == 0
+    first = {p.name: p.read_bytes() for p in (out / "disgust").iterdir()}
+    result = _synth(gan_run, out, 12)
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    assert [r["index"] for r in rows] == list(range(12))
+    assert len({r["file"] for r in rows}) == 12
+    assert sorted(p.name for p in (out / "disgust").iterdir()) == [f"{i:06d}.png" for i in range(12)]
+    assert all((out / "disgust" / name).read_bytes() == data for name, data in first.items())
+    fresh = tmp_path / "again"
+    assert _synth(gan_run, fresh, 12).exit_code == 0
+    assert all((fresh / r["file"]).read_bytes() == (out / r["file"]).read_bytes() for r in rows)
+    # each image regenerates alone from its manifest row
+    generator = load_generator_file(gan_run)
+    face = regenerate(rows[7], generator)
+    stored = torch.from_numpy(__import__("numpy").array(Image.open(out / rows[7]["file"])))
+    assert torch.equal(face[0], stored)
+
+
+def test_interrupted_synthesis_leaves_consistent_manifest(gan_run, tmp_path, monkeypatch):
+    import ferganaug.synth as synth
+
+    out = tmp_path / "cut"
+    calls = {"n": 0}
+    real_append = synth._append_rows
+
+    def crash_on_second_chunk(path, rows):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        real_append(path, rows)
+
+    monkeypatch.setattr(synth, "_append_rows", crash_on_second_chunk)
+    with pytest.raises(KeyboardInterrupt):
+        synth.synthesize(gan_run, ["disgust", "fear"], 3, out, batch_size=3, progress=False)
+    monkeypatch.setattr(synth, "_append_rows", real_append)
+    rows = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    assert [r["emotion"] for r in rows] == ["disgust"] * 3
+    assert not list(out.rglob("*.tmp"))
+    synth.synthesize(gan_run, ["disgust", "fear"], 3, out, batch_size=3, progress=False)
+    rows = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    assert [r["emotion"] for r in rows] == ["disgust"] * 3 + ["fear"] * 3
+
+
+def test_synthetic_folder_is_a_dataset(gan_run, tmp_path):
+    out = tmp_path / "s"
+    assert _synth(gan_run, out, 4, emotion="disgust,fear").exit_code == 0
+    data = load_dataset(str(out))
+    assert len(data) == 8 and set(data.labels.tolist()) == {1, 2}
+
+
+def test_transfer_one_emotion_and_grid(gan_run, tmp_path):
+    photo = tmp_path / "me.jpg"
+    Image.new("RGB", (120, 90), (200, 150, 120)).save(photo)
+    result = CliRunner().invoke(main, ["transfer", str(photo), "--generator", gan_run, "--emotion", "happy",
+                                       "--out", str(tmp_path / "t")])
+    assert result.exit_code == 0, result.output
+    assert Image.open(tmp_path / "t" / "me_happy.png").size == (48, 48)
+    result = CliRunner().invoke(main, ["transfer", str(photo), "--generator", gan_run, "--out", str(tmp_path / "t")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "t" / "me_all-emotions.png").is_file()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["synthesize", "--generator", "{run}", "--emotion", "smug"], "unknown emotion 'smug'"),
+    (["synthesize", "--generator", "{run}", "--n", "0"], "0 is not in the range x>=1"),
+    (["synthesize", "--generator", "{run}/expression-classifier/model.pt"], "not a ferganaug.generator checkpoint"),
+    (["synthesize", "--generator", "{run}", "--out", "/proc/forbidden"], "cannot write to the output folder"),
+    (["synthesize", "--generator", "{run}", "--sources", "builtin:train=50,val=0,test=0,distribution=balanced,seed=1"], None),
+    (["train", "--data", TINY, "--source-emotions", "contempt"], "not one of the seven"),
+    (["train", "--expr-classifier", "{run}/generator.pt", "--data", TINY], "not a ferganaug.classifier"),
+])
+def test_bad_input_is_a_clear_error(gan_run, tmp_path, args, message):
+    args = [a.replace("{run}", gan_run) for a in args]
+    if "--out" not in args and args[0] == "synthesize":
+        args += ["--out", str(tmp_path / "o")]
+    result = CliRunner().invoke(main, args)
+    assert "Traceback" not in result.output
+    if message is None:
+        assert result.exit_code == 0, result.output
+    else:
+        assert result.exit_code != 0
+        assert message in result.output
+
+
+def test_data_without_neutral_faces(tmp_path):
+    root = tmp_path / "faces" / "happy"
+    root.mkdir(parents=True)
+    (tmp_path / "faces" / "sad").mkdir()
+    for i in range(3):
+        Image.new("L", (48, 48), 100 + i).save(root / f"{i}.png")
+        Image.new("L", (48, 48), 10 + i).save(tmp_path / "faces" / "sad" / f"{i}.png")
+    result = CliRunner().invoke(main, ["train", "--data", str(tmp_path / "faces"), "--steps", "1",
+                                       "--classifier-epochs", "1", "--out", str(tmp_path / "runs"), "--quiet"])
+    assert result.exit_code != 0
+    assert "no neutral faces to use as sources" in result.output and "Traceback" not in result.output

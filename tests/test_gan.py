@@ -1,0 +1,160 @@
+"""The conditional expression GAN: networks, losses, the frozen seam, training steps, resume."""
+
+import pytest
+import torch
+import torch.nn as nn
+
+from ferganaug.emotions import EMOTIONS
+from ferganaug.gan.expression import ClassOrderError, FrozenExpressionClassifier
+from ferganaug.gan.losses import feature_matching_loss, group_means, lsgan_discriminator_loss, mask_regularisation
+from ferganaug.gan.networks import Generator, PatchDiscriminator
+from ferganaug.gan.train import DivergenceError, GANConfig, GANTrainer
+from ferganaug.utils.checkpoints import read_checkpoint_file
+from toy_data import toy_faces
+
+
+class TinyClassifier(nn.Module):
+    class_names = EMOTIONS
+
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv2d(1, 4, 3, 2, 1), nn.BatchNorm2d(4), nn.ReLU(), nn.Dropout(0.5),
+                                 nn.Flatten(), nn.Linear(4 * 24 * 24, 7))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+FAST = dict(batch_size=8, g_width=8, g_res_blocks=1, d_width=8, precision="fp32", log_every=2,
+            sample_every=1000, checkpoint_every=1000)
+
+
+def _trainer(tmp_path, name="run", **overrides):
+    torch.manual_seed(0)
+    clf = FrozenExpressionClassifier(TinyClassifier())
+    return GANTrainer(GANConfig(**{**FAST, **overrides}), toy_faces().split("train"), clf, tmp_path / name,
+                      progress=False)
+
+
+@pytest.mark.parametrize("condition", ["label", "reference"])
+def test_generator_shapes_and_blend(condition):
+    g = Generator(width=8, n_res=1, condition=condition)
+    x = torch.rand(3, 1, 48, 48) * 2 - 1
+    cond = torch.tensor([0, 1, 2]) if condition == "label" else torch.rand(3, 1, 48, 48)
+    out, mask = g(x, cond)
+    assert out.shape == mask.shape == (3, 1, 48, 48)
+    assert mask.min() >= 0 and mask.max() <= 1
+    assert out.min() >= -1 and out.max() <= 1
+    # the output is a blend: where the mask is ~0 the source pixel survives
+    with torch.no_grad():
+        g.to_mask.bias.fill_(-30.0)
+    out, _ = g(x, cond)
+    assert torch.allclose(out, x, atol=1e-6)
+
+
+def test_conditioning_changes_the_output():
+    torch.manual_seed(0)
+    g = Generator(width=8, n_res=1)
+    x = torch.rand(2, 1, 48, 48) * 2 - 1
+    a, _ = g(x, torch.tensor([1, 1]))
+    b, _ = g(x, torch.tensor([3, 3]))
+    assert (a - b).abs().mean() > 1e-4
+
+
+def test_discriminator_judges_the_given_emotion_map():
+    d = PatchDiscriminator(width=8).eval()  # eval: no spectral-norm power iteration between calls
+    x = torch.rand(2, 1, 48, 48)
+    scores, feats = d(x, torch.tensor([0, 5]))
+    assert scores.shape == (2, 6, 6) and len(feats) == 4
+    all_maps = d.head(feats[-1])
+    assert torch.allclose(scores[1], all_maps[1, 5])
+
+
+def test_frozen_classifier_gets_no_gradient_but_passes_it_on():
+    clf = FrozenExpressionClassifier(TinyClassifier())
+    clf.train()
+    assert not clf.classifier.training
+    x = torch.rand(2, 1, 48, 48, requires_grad=True)
+    clf(x).sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    assert all(p.grad is None for p in clf.parameters())
+
+
+def test_frozen_classifier_checks_class_order():
+    model = TinyClassifier()
+    with pytest.raises(ClassOrderError, match="not the toolkit's emotions"):
+        FrozenExpressionClassifier(model, class_names=list(reversed(EMOTIONS)))
+
+
+def test_group_means_and_feature_matching_by_hand():
+    x = torch.tensor([[1.0], [3.0], [10.0]])
+    means, present = group_means(x, torch.tensor([0, 0, 2]), 3)
+    assert means.flatten().tolist() == [2.0, 0.0, 10.0]
+    assert present.tolist() == [True, False, True]
+    fake = [torch.tensor([[1.0], [3.0]])]
+    real = [torch.tensor([[4.0], [8.0]])]
+    labels = torch.tensor([0, 1])
+    # per emotion: |1-4| and |3-8| -> mean 4
+    assert feature_matching_loss(fake, real, labels, labels, 2).item() == pytest.approx(4.0)
+
+
+def test_lsgan_and_mask_terms_by_hand():
+    assert lsgan_discriminator_loss(torch.ones(4), torch.zeros(4)).item() == 0.0
+    assert lsgan_discriminator_loss(torch.zeros(4), torch.ones(4)).item() == pytest.approx(1.0)
+    inside = torch.full((2, 1, 8, 8), 0.2)
+    assert mask_regularisation(inside, 0.1, 0.5).item() == pytest.approx(0.0)
+    full = torch.ones(2, 1, 8, 8)
+    assert mask_regularisation(full, 0.1, 0.5).item() == pytest.approx(0.5)
+    empty = torch.zeros(2, 1, 8, 8)
+    assert mask_regularisation(empty, 0.1, 0.5).item() == pytest.approx(0.1)
+
+
+def test_a_few_adversarial_steps_stay_finite_and_leave_classifier_untouched(tmp_path):
+    trainer = _trainer(tmp_path, steps=4, w_r1=1.0)
+    before = {k: v.clone() for k, v in trainer.classifier.state_dict().items()}
+    trainer.fit()
+    stats = (tmp_path / "run" / "stats.jsonl").read_text().splitlines()
+    assert len(stats) == 2
+    import json
+
+    for row in map(json.loads, stats):
+        assert all(v == v and abs(v) != float("inf") for v in row.values())
+    for k, v in trainer.classifier.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    assert (tmp_path / "run" / "generator.pt").is_file()
+
+
+def test_resume_equals_straight_run(tmp_path):
+    straight = _trainer(tmp_path, "straight", steps=4)
+    straight.fit()
+    first = _trainer(tmp_path, "resumed", steps=2)
+    first.fit()
+    second = _trainer(tmp_path, "resumed", steps=4)
+    second.load_state(read_checkpoint_file(tmp_path / "resumed" / "checkpoints" / "last.pt", ("ferganaug.gan-train-state",)))
+    assert second.step == 2
+    second.fit()
+    for a, b in ((straight.generator, second.generator), (straight.ema, second.ema),
+                 (straight.discriminator, second.discriminator)):
+        for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
+            assert torch.equal(va, vb), k
+
+
+def test_divergence_guard_keeps_last_checkpoint(tmp_path):
+    trainer = _trainer(tmp_path, steps=2)
+    trainer.fit()
+    before = read_checkpoint_file(tmp_path / "run" / "checkpoints" / "last.pt", ("ferganaug.gan-train-state",))
+    trainer.config = GANConfig(**{**FAST, "steps": 4})
+    with torch.no_grad():
+        next(trainer.discriminator.parameters()).fill_(float("nan"))
+    with pytest.raises(DivergenceError, match="last good checkpoint"):
+        trainer.fit()
+    after = read_checkpoint_file(tmp_path / "run" / "checkpoints" / "last.pt", ("ferganaug.gan-train-state",))
+    assert after["step"] == before["step"] == 2
+
+
+def test_no_source_faces_is_a_clear_error(tmp_path):
+    data = toy_faces().split("train")
+    keep = data.labels != EMOTIONS.index("neutral")
+    clf = FrozenExpressionClassifier(TinyClassifier())
+    with pytest.raises(ValueError, match="no neutral faces to use as sources"):
+        GANTrainer(GANConfig(**FAST), data.subset(keep), clf, tmp_path / "r", progress=False)
