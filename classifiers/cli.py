@@ -3,7 +3,6 @@ config, calls library code, prints where the results went."""
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import sys
@@ -15,6 +14,7 @@ from classifiers.checkpoint import CheckpointError
 from classifiers.registry import UnknownModelError, list_models, model_info
 from ferganaug.data.errors import DataError
 from ferganaug.emotions import UnknownEmotionError
+from ferganaug.utils.cli import friendly_errors
 
 USER_ERRORS = (DataError, CheckpointError, UnknownModelError, UnknownEmotionError, FloatingPointError)
 
@@ -28,19 +28,7 @@ _RECIPE_FIELDS = {
 }
 
 
-def user_errors(func):
-    """Turn the library's input errors into one clean line instead of a traceback."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except USER_ERRORS as err:
-            raise click.ClickException(str(err)) from None
-        except KeyboardInterrupt:
-            raise click.ClickException("interrupted; a run can be continued with --resume RUN_DIR") from None
-
-    return wrapper
+user_errors = friendly_errors(USER_ERRORS, "a run can be continued with --resume RUN_DIR")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})

@@ -27,7 +27,7 @@ from classifiers.registry import create_model, model_info
 from ferganaug.data.augment import augment_batch, preset
 from ferganaug.data.dataset import FaceDataset
 from ferganaug.data.imbalance import BatchSampler, class_weights
-from ferganaug.utils.files import append_jsonl, atomic_torch_save, atomic_write_json
+from ferganaug.utils.files import append_jsonl, atomic_torch_save
 from ferganaug.utils.hardware import cpu_info, resolve_device
 from ferganaug.utils.precision import NumericPath, choose_path
 from ferganaug.utils.seeding import global_rng_state, make_generator, seed_everything, set_global_rng_state

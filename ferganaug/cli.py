@@ -3,7 +3,6 @@ expressions onto a user's own photos. A thin click shell over ferganaug.pipeline
 
 from __future__ import annotations
 
-import functools
 import logging
 import sys
 from pathlib import Path
@@ -15,21 +14,12 @@ from ferganaug.emotions import EMOTIONS, UnknownEmotionError, parse_emotions
 from ferganaug.gan.expression import ClassOrderError
 from ferganaug.gan.train import DivergenceError
 from ferganaug.utils.checkpoints import CheckpointError
+from ferganaug.utils.cli import friendly_errors
 
 USER_ERRORS = (DataError, CheckpointError, UnknownEmotionError, ClassOrderError, DivergenceError)
 
 
-def user_errors(func):
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except USER_ERRORS as err:
-            raise click.ClickException(str(err)) from None
-        except KeyboardInterrupt:
-            raise click.ClickException("interrupted; nothing written is half-finished: re-run to continue") from None
-
-    return wrapper
+user_errors = friendly_errors(USER_ERRORS, "nothing written is half-finished: re-run (or --resume RUN_DIR) to continue")
 
 
 def _emotions(ctx, param, value):

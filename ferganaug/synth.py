@@ -29,7 +29,7 @@ from ferganaug.gan.images import png_bytes, save_face_png, save_grid_png
 from ferganaug.gan.networks import Generator
 from ferganaug.gan.train import GENERATOR_KIND, load_generator
 from ferganaug.utils.checkpoints import CheckpointError, read_checkpoint_file
-from ferganaug.utils.files import append_jsonl, atomic_write_bytes, read_jsonl
+from ferganaug.utils.files import atomic_write_bytes, read_jsonl
 
 MANIFEST = "manifest.jsonl"
 

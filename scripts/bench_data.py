@@ -14,29 +14,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from ferganaug.utils.hardware import describe_machine
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT = REPO.parent / "shared" / "data" / "fer2013" / "fer2013.csv.gz"
 DECODE_TARGET_S = 30.0
 CACHED_TARGET_S = 2.0
-FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
-
-
-def cpu_line() -> str:
-    model, flags = "unknown", set()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name") and model == "unknown":
-                    model = line.split(":", 1)[1].strip()
-                elif line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    break
-    except OSError:
-        pass
-    shown = " ".join(f"{f}={'yes' if f in flags else 'no'}" for f in FLAGS)
-    import os
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"CPU: {model} | {shown} | cores: {cores}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=1, help="cold decodes to time (best is shown)")
     args = parser.parse_args(argv)
     path = Path(args.path)
-    print(cpu_line())
+    print(describe_machine())
     if not path.is_file():
         print(f"error: {path} not found - this benchmark needs the real FER2013 file "
               f"(see ../shared/data/README.md) or a path argument", file=sys.stderr)
