@@ -167,7 +167,7 @@ def _data_options(opts: dict):
 @click.option("--data", default="builtin", metavar="SPEC", help="Dataset spec.")
 @click.option("--split", type=click.Choice(["train", "val", "test"]), default="test")
 @click.option("--tta", type=click.Choice(["none", "flip", "ten-crop"]), default="none", help="Test-time augmentation.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=256)
+@click.option("--batch-size", type=click.IntRange(min=1), default=128)
 @click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto")
 @click.option("--device", default="auto")
 @click.option("--no-latency", is_flag=True, help="Skip the latency measurement.")

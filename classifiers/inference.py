@@ -56,7 +56,7 @@ def predict_logits(
     images: torch.Tensor,
     path: NumericPath,
     device: torch.device,
-    batch_size: int = 256,
+    batch_size: int = 128,
     tta: str = "none",
 ) -> torch.Tensor:
     """Logits (float32, CPU) for uint8 images [N, 1, H, W]; TTA averages the views' softmax
@@ -80,7 +80,7 @@ def predict_logits(
 
 
 def measure_latency(
-    model: nn.Module, path: NumericPath, device: torch.device, batch_size: int = 256, seconds: float = 1.0
+    model: nn.Module, path: NumericPath, device: torch.device, batch_size: int = 128, seconds: float = 1.0
 ) -> dict:
     """Throughput of batched inference and the latency of a single face, on random input."""
     images = torch.randint(0, 256, (batch_size, 1, 48, 48), dtype=torch.uint8)

@@ -65,7 +65,7 @@ class TrainConfig:
     precision: str = "auto"
     device: str = "auto"
     weights: str | None = None
-    eval_batch_size: int = 256
+    eval_batch_size: int = 128
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:

@@ -158,7 +158,7 @@ def _fit_and_finish(trainer: Trainer, data: FaceDataset, run_dir: Path) -> tuple
     return run_dir, report
 
 
-def evaluate_model(model, data: FaceDataset, split: str, path, device, tta: str = "none", batch_size: int = 256) -> dict:
+def evaluate_model(model, data: FaceDataset, split: str, path, device, tta: str = "none", batch_size: int = 128) -> dict:
     """Report on one split, plus the leak-free view (test copies of train images dropped)."""
     ds = data.split(split)
     if len(ds) == 0:
@@ -186,7 +186,7 @@ def evaluate_checkpoint(
     tta: str = "none",
     precision: str = "auto",
     device: str = "auto",
-    batch_size: int = 256,
+    batch_size: int = 128,
     latency: bool = True,
     cache_dir: str | None = None,
 ) -> dict:

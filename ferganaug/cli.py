@@ -12,10 +12,11 @@ import click
 from ferganaug.data.errors import DataError
 from ferganaug.emotions import EMOTIONS, UnknownEmotionError, parse_emotions
 from ferganaug.gan.expression import ClassOrderError
-from ferganaug.gan.train import DivergenceError
+from ferganaug.gan.train import DivergenceError, GANConfig
 from ferganaug.utils.checkpoints import CheckpointError
 from ferganaug.utils.cli import friendly_errors
 
+_DEFAULTS = GANConfig()
 USER_ERRORS = (DataError, CheckpointError, UnknownEmotionError, ClassOrderError, DivergenceError)
 
 
@@ -47,23 +48,26 @@ def main(verbose: bool) -> None:
 
 @main.command("train")
 @click.option("--data", default="builtin", metavar="SPEC", help="Dataset spec (training split is used).")
-@click.option("--steps", type=click.IntRange(min=1), default=2500)
-@click.option("--batch-size", type=click.IntRange(min=2), default=32)
-@click.option("--lr-g", type=click.FloatRange(min=0, min_open=True), default=1e-4)
-@click.option("--lr-d", type=click.FloatRange(min=0, min_open=True), default=4e-4, help="Two time-scale: D learns faster.")
-@click.option("--w-adv", type=click.FloatRange(min=0), default=1.0, help="LSGAN adversarial weight.")
-@click.option("--w-fm", type=click.FloatRange(min=0), default=10.0, help="Discriminator feature-matching weight.")
-@click.option("--w-expr", type=click.FloatRange(min=0), default=20.0, help="Frozen-classifier expression weight.")
-@click.option("--w-cycle", type=click.FloatRange(min=0), default=10.0, help="Cycle reconstruction weight.")
-@click.option("--w-id", type=click.FloatRange(min=0), default=5.0, help="Identity (target = source) weight.")
-@click.option("--w-mask", type=click.FloatRange(min=0), default=1.0, help="Attention-mask regularisation weight.")
-@click.option("--w-r1", type=click.FloatRange(min=0), default=0.0, help="R1 gradient penalty weight (0 = off).")
-@click.option("--ema-decay", type=click.FloatRange(0, 1), default=0.999)
+@click.option("--steps", type=click.IntRange(min=1), default=_DEFAULTS.steps)
+@click.option("--batch-size", type=click.IntRange(min=2), default=_DEFAULTS.batch_size)
+@click.option("--lr-g", type=click.FloatRange(min=0, min_open=True), default=_DEFAULTS.lr_g)
+@click.option("--lr-d", type=click.FloatRange(min=0, min_open=True), default=_DEFAULTS.lr_d, help="Two time-scale: D learns faster.")
+@click.option("--w-adv", type=click.FloatRange(min=0), default=_DEFAULTS.w_adv, help="LSGAN adversarial weight.")
+@click.option("--w-fm", type=click.FloatRange(min=0), default=_DEFAULTS.w_fm, help="Discriminator feature-matching weight.")
+@click.option("--w-expr", type=click.FloatRange(min=0), default=_DEFAULTS.w_expr, help="Frozen-classifier expression weight.")
+@click.option("--w-cycle", type=click.FloatRange(min=0), default=_DEFAULTS.w_cycle, help="Cycle reconstruction weight.")
+@click.option("--w-id", type=click.FloatRange(min=0), default=_DEFAULTS.w_id, help="Identity (target = source) weight.")
+@click.option("--w-mask", type=click.FloatRange(min=0), default=_DEFAULTS.w_mask, help="Attention-mask regularisation weight.")
+@click.option("--w-r1", type=click.FloatRange(min=0), default=_DEFAULTS.w_r1, help="R1 gradient penalty weight (0 = off).")
+@click.option("--ema-decay", type=click.FloatRange(0, 1), default=_DEFAULTS.ema_decay)
 @click.option("--condition", type=click.Choice(["label", "reference"]), default="label", help="Target emotion label, or a reference face (study A's mode).")
 @click.option("--source-emotions", default="neutral", metavar="LIST", help="Emotions whose faces are edited.")
 @click.option("--expr-classifier", type=click.Path(exists=True), default=None, metavar="CKPT", help="fer-classify checkpoint; trained here first when omitted.")
 @click.option("--classifier-epochs", type=click.IntRange(min=1), default=8, help="Epochs for the automatic expression classifier.")
-@click.option("--sample-every", type=click.IntRange(min=1), default=250)
+@click.option("--sample-every", type=click.IntRange(min=1), default=_DEFAULTS.sample_every)
+@click.option("--g-width", type=click.IntRange(min=4), default=_DEFAULTS.g_width, help="Generator base width.")
+@click.option("--g-res-blocks", type=click.IntRange(min=1), default=_DEFAULTS.g_res_blocks)
+@click.option("--d-width", type=click.IntRange(min=4), default=_DEFAULTS.d_width, help="Discriminator base width.")
 @click.option("--seed", type=int, default=0)
 @click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto")
 @click.option("--device", default="auto")
@@ -73,7 +77,6 @@ def main(verbose: bool) -> None:
 @user_errors
 def train_command(**o) -> None:
     """Train the GAN (and, first, its frozen expression classifier if none is given)."""
-    from ferganaug.gan.train import GANConfig
     from ferganaug.pipeline import resume_gan, train_gan
 
     if o["resume"]:
@@ -85,6 +88,7 @@ def train_command(**o) -> None:
             w_fm=o["w_fm"], w_expr=o["w_expr"], w_cycle=o["w_cycle"], w_id=o["w_id"], w_mask=o["w_mask"],
             w_r1=o["w_r1"], ema_decay=o["ema_decay"], condition=o["condition"], source_emotions=sources,
             sample_every=o["sample_every"], checkpoint_every=o["sample_every"], seed=o["seed"],
+            g_width=o["g_width"], g_res_blocks=o["g_res_blocks"], d_width=o["d_width"],
             precision=o["precision"], device=o["device"],
         )
         try:

@@ -158,3 +158,11 @@ def test_no_source_faces_is_a_clear_error(tmp_path):
     clf = FrozenExpressionClassifier(TinyClassifier())
     with pytest.raises(ValueError, match="no neutral faces to use as sources"):
         GANTrainer(GANConfig(**FAST), data.subset(keep), clf, tmp_path / "r", progress=False)
+
+
+def test_ema_decay_warms_up_then_holds():
+    from ferganaug.gan.train import ema_decay_at
+
+    assert ema_decay_at(0, 0.999) == pytest.approx(0.1)
+    assert ema_decay_at(90, 0.999) == pytest.approx(0.91)
+    assert ema_decay_at(100_000, 0.999) == 0.999

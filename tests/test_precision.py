@@ -10,7 +10,7 @@ def _tiny():
 
 
 def test_auto_keeps_the_fastest_measured_path():
-    rates = {"fp32": 10.0, "fp32+channels_last": 30.0, "bf16+channels_last": 20.0}
+    rates = {"fp32": 10.0, "fp32+channels_last": 30.0, "bf16": 5.0, "bf16+channels_last": 20.0}
     path, measured = pick_fastest("auto", torch.device("cpu"), lambda p: rates[p.name])
     assert path == NumericPath("fp32", True)
     assert measured == rates
@@ -27,7 +27,7 @@ def test_probe_measures_real_steps_and_keeps_rng():
     before = torch.get_rng_state()
     path, measured = choose_path(lambda: nn.Sequential(nn.Conv2d(1, 4, 3), nn.Flatten(), nn.Linear(4 * 46 * 46, 7)),
                                  torch.device("cpu"), batch_size=8, seconds=0.05)
-    assert set(measured) == {"fp32", "fp32+channels_last", "bf16+channels_last"}
+    assert set(measured) == {"fp32", "fp32+channels_last", "bf16", "bf16+channels_last"}
     assert all(v > 0 for v in measured.values())
     assert torch.equal(before, torch.get_rng_state())
 

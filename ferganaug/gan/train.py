@@ -48,7 +48,7 @@ class DivergenceError(FloatingPointError):
 
 @dataclass(frozen=True)
 class GANConfig:
-    steps: int = 3000
+    steps: int = 1200
     batch_size: int = 32
     lr_g: float = 1e-4
     lr_d: float = 4e-4  # two time-scale update rule: the discriminator learns faster
@@ -63,17 +63,17 @@ class GANConfig:
     mask_min_area: float = 0.03
     mask_max_area: float = 0.35
     ema_decay: float = 0.999
-    g_width: int = 32
-    g_res_blocks: int = 4
-    d_width: int = 48
+    g_width: int = 16  # sized for 2 CPU cores: ~2.5 steps/s at batch 32 in bf16
+    g_res_blocks: int = 3
+    d_width: int = 32
     condition: str = "label"
     source_emotions: tuple[str, ...] = ("neutral",)
     seed: int = 0
     precision: str = "auto"
     device: str = "auto"
     log_every: int = 25
-    sample_every: int = 250
-    checkpoint_every: int = 250
+    sample_every: int = 200
+    checkpoint_every: int = 200
     extra: dict = field(default_factory=dict)
 
     @property
@@ -92,6 +92,12 @@ class GANConfig:
         d["betas"] = tuple(d.get("betas", (0.5, 0.999)))
         d["source_emotions"] = tuple(d.get("source_emotions", ("neutral",)))
         return cls(**d)
+
+
+def ema_decay_at(step: int, decay: float) -> float:
+    """EMA decay with a warm-up, a pure function of the step: early on the average follows
+    the generator closely, so a short run's EMA is not dominated by its random start."""
+    return min(decay, (1 + step) / (10 + step))
 
 
 def check_gan_data(train: FaceDataset, config: GANConfig) -> None:
@@ -198,9 +204,9 @@ class GANTrainer:
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         c = self.config
         ac = self.path.autocast(self.device)
-        # Discriminator: real faces of the target emotion vs the generator's edits.
-        with torch.no_grad(), ac:
-            fake, _ = self.generator(batch["source"], self._condition(batch, "target"))
+        # One generator pass serves both updates: the discriminator sees it detached.
+        with ac:
+            fake, mask = self.generator(batch["source"], self._condition(batch, "target"))
         real = batch["real"].requires_grad_(c.w_r1 > 0)
         with ac:
             real_scores, _ = self.discriminator(real, batch["target"])
@@ -213,9 +219,8 @@ class GANTrainer:
         total_d.backward()
         self.opt_d.step()
 
-        # Generator.
+        # Generator, judged by the just-updated discriminator.
         with ac:
-            fake, mask = self.generator(batch["source"], self._condition(batch, "target"))
             fake_scores, fake_features = self.discriminator(fake, batch["target"])
             with torch.no_grad():
                 _, real_features = self.discriminator(batch["real"].detach(), batch["target"])
@@ -260,7 +265,7 @@ class GANTrainer:
 
     @torch.no_grad()
     def _update_ema(self) -> None:
-        decay = self.config.ema_decay
+        decay = ema_decay_at(self.step, self.config.ema_decay)
         for ema_p, p in zip(self.ema.parameters(), self.generator.parameters()):
             ema_p.lerp_(p, 1 - decay)
         for ema_b, b in zip(self.ema.buffers(), self.generator.buffers()):

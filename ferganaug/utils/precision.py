@@ -45,7 +45,7 @@ class NumericPath:
         return asdict(self) | {"name": self.name}
 
 
-CANDIDATES = (NumericPath("fp32", False), NumericPath("fp32", True), NumericPath("bf16", True))
+CANDIDATES = (NumericPath("fp32", False), NumericPath("fp32", True), NumericPath("bf16", False), NumericPath("bf16", True))
 
 
 def bf16_supported(device: torch.device) -> bool:
