@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -191,3 +192,27 @@ def cached_dataset(
         log.warning("could not write cache file %s (%s); continuing without cache", path, exc)
     ds.info["cache"] = "miss"
     return ds
+
+
+def cached_read(
+    reader: str,
+    version: int,
+    path: Path,
+    inputs: Iterable[dict],
+    options: dict,
+    build: Callable[[str], FaceDataset],
+    *,
+    source: str | None,
+    cache: bool,
+    cache_dir: str | os.PathLike | None,
+) -> FaceDataset:
+    """:func:`cached_dataset` for a reader of ``path``: ``build(src)`` through the cache.
+
+    ``src`` is ``source``, else ``str(path)``; the cache file's stem is ``path.name``. The
+    dataset returned carries ``src`` as its source even when the cached copy was written
+    under another one.
+    """
+    src = source if source is not None else str(path)
+    ds = cached_dataset(reader, version, inputs, options, lambda: build(src),
+                        cache=cache, cache_dir=cache_dir, stem=path.name)
+    return ds if ds.source == src else replace(ds, source=src)

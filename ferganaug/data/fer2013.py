@@ -14,7 +14,9 @@ fields, and per *bad* row to write its error message.
 
 from __future__ import annotations
 
+import csv
 import gzip
+import io
 import os
 import zlib
 from dataclasses import dataclass
@@ -23,14 +25,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ferganaug.data.cache import cached_dataset, file_fingerprint
+from ferganaug.data.cache import cached_read, file_fingerprint
 from ferganaug.data.dataset import IMAGE_SIZE, SPLIT_INDEX, FaceDataset
-from ferganaug.data.errors import DataError
+from ferganaug.data.errors import MAX_SKIP_EXAMPLES, DataError, check_file
 from ferganaug.emotions import EMOTIONS
 
 READER_VERSION = 1
 NUM_PIXELS = IMAGE_SIZE * IMAGE_SIZE
-MAX_SKIP_EXAMPLES = 5
 _CHUNK_ROWS = 2048
 
 USAGE_TO_SPLIT: dict[str, str] = {
@@ -69,6 +70,21 @@ def _gunzip(data: bytes) -> bytes:
     if z.unused_data.strip(b"\0"):
         return gzip.decompress(data)
     return out
+
+
+def read_csv(path: Path, expected: str) -> tuple:
+    """(csv.reader over the file's text after the header line, the header's fields).
+
+    The file may be gzipped (see :func:`read_bytes`); a BOM is dropped and undecodable bytes
+    are replaced. An empty file is a DataError ending in ``expected {expected}``.
+    """
+    text = read_bytes(path).decode("utf-8", "replace").lstrip("\ufeff")
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise DataError(f"{path}: empty file; expected {expected}") from None
+    return reader, header
 
 
 def read_header_line(path: str | os.PathLike) -> list[str]:
@@ -409,20 +425,8 @@ def read_fer2013(
     counted in ``info["skipped"]`` (first few reasons in ``info["skipped_examples"]``).
     """
     path = Path(path)
-    if not path.exists():
-        raise DataError(f"no such file or folder: {path}")
-    if not path.is_file():
-        raise DataError(f"{path}: is a folder, expected a FER2013 .csv or .csv.gz file")
-    src = source if source is not None else str(path)
-    ds = cached_dataset(
-        "fer2013", READER_VERSION, [file_fingerprint(path)], {"skip_bad": skip_bad},
-        lambda: _build(path, skip_bad, src), cache=cache, cache_dir=cache_dir, stem=path.name,
+    check_file(path, "a FER2013 .csv or .csv.gz file")
+    return cached_read(
+        "fer2013", READER_VERSION, path, [file_fingerprint(path)], {"skip_bad": skip_bad},
+        lambda src: _build(path, skip_bad, src), source=source, cache=cache, cache_dir=cache_dir,
     )
-    return _with_source(ds, src)
-
-
-def _with_source(ds: FaceDataset, source: str) -> FaceDataset:
-    if ds.source == source:
-        return ds
-    from dataclasses import replace
-    return replace(ds, source=source)

@@ -23,24 +23,16 @@ protocols.
 
 from __future__ import annotations
 
-import csv
-import io
 import os
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ferganaug.data.cache import cached_dataset, file_fingerprint
+from ferganaug.data.cache import cached_read, file_fingerprint
 from ferganaug.data.dataset import SPLIT_INDEX, FaceDataset
-from ferganaug.data.errors import DataError
-from ferganaug.data.fer2013 import (
-    MAX_SKIP_EXAMPLES,
-    USAGE_TO_SPLIT,
-    parse_fer2013_bytes,
-    read_bytes,
-)
+from ferganaug.data.errors import MAX_SKIP_EXAMPLES, BadRows, DataError, check_file
+from ferganaug.data.fer2013 import USAGE_TO_SPLIT, parse_fer2013_bytes, read_bytes, read_csv
 from ferganaug.emotions import FERPLUS_ORDER, index_from_order
 
 READER_VERSION = 1
@@ -60,13 +52,7 @@ def find_fer2013_for(votes_path: str | os.PathLike) -> Path | None:
 
 def _parse_votes(path: Path, skip_bad: bool):
     """(votes int64 [M,10], usage list, row_index [M], skipped, examples, total rows)."""
-    text = read_bytes(path).decode("utf-8", "replace").lstrip("\ufeff")
-    reader = csv.reader(io.StringIO(text))
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise DataError(f"{path}: empty file; expected a FER+ header "
-                        f"'Usage,Image name,{','.join(VOTE_COLUMNS)}'") from None
+    reader, header = read_csv(path, f"a FER+ header 'Usage,Image name,{','.join(VOTE_COLUMNS)}'")
     names = [h.strip() for h in header]
     lower = [h.lower() for h in names]
     wanted = ["usage", "image name"] + [c.lower() for c in VOTE_COLUMNS]
@@ -80,8 +66,7 @@ def _parse_votes(path: Path, skip_bad: bool):
     col_usage = lower.index("usage")
     vote_cols = [lower.index(c.lower()) for c in VOTE_COLUMNS]
     votes, usage, row_index = [], [], []
-    bad: list[str] = []
-    n_bad = 0
+    bad = BadRows(skip_bad)
     data_row = -1
     for row in reader:
         line = reader.line_num
@@ -102,18 +87,13 @@ def _parse_votes(path: Path, skip_bad: bool):
                     reason = (f"vote count {wrong[0][0]}={wrong[0][1]!r} is not a non-negative integer; "
                               f"expected vote counts (0..10)")
         if reason is not None:
-            msg = f"{path}, line {line}: {reason}"
-            if not skip_bad:
-                raise DataError(msg)
-            n_bad += 1
-            if len(bad) < MAX_SKIP_EXAMPLES:
-                bad.append(msg)
+            bad.add(f"{path}, line {line}: {reason}")
             continue
         votes.append([int(v) for v in vals])
         usage.append(u)
         row_index.append(data_row)
     return (np.array(votes, dtype=np.int64).reshape(-1, len(VOTE_COLUMNS)), usage,
-            np.array(row_index, dtype=np.int64), n_bad, bad, data_row + 1)
+            np.array(row_index, dtype=np.int64), bad.count, bad.examples, data_row + 1)
 
 
 def majority_labels(votes: np.ndarray, contempt: str = "drop") -> tuple[np.ndarray, np.ndarray, dict]:
@@ -210,9 +190,7 @@ def read_ferplus(
     ``VOTES_DIR/../fer2013/fer2013.csv[.gz]``).
     """
     votes_path = Path(votes_path)
-    if not votes_path.is_file():
-        raise DataError(f"no such file or folder: {votes_path}" if not votes_path.exists()
-                        else f"{votes_path}: is a folder, expected the FER+ votes file fer2013new.csv")
+    check_file(votes_path, "the FER+ votes file fer2013new.csv")
     if contempt not in CONTEMPT_CHOICES:
         raise DataError(f"option contempt={contempt!r}: expected one of {', '.join(CONTEMPT_CHOICES)}")
     if pixels_path is None:
@@ -228,11 +206,9 @@ def read_ferplus(
     pixels_path = Path(pixels_path)
     if not pixels_path.is_file():
         raise DataError(f"no such file or folder: {pixels_path} (option pixels, expected fer2013.csv[.gz])")
-    src = source if source is not None else str(votes_path)
-    ds = cached_dataset(
-        "ferplus", READER_VERSION, [file_fingerprint(votes_path), file_fingerprint(pixels_path)],
+    return cached_read(
+        "ferplus", READER_VERSION, votes_path, [file_fingerprint(votes_path), file_fingerprint(pixels_path)],
         {"skip_bad": skip_bad, "contempt": contempt},
-        lambda: _build(votes_path, pixels_path, skip_bad, contempt, src),
-        cache=cache, cache_dir=cache_dir, stem=votes_path.name,
+        lambda src: _build(votes_path, pixels_path, skip_bad, contempt, src),
+        source=source, cache=cache, cache_dir=cache_dir,
     )
-    return ds if ds.source == src else replace(ds, source=src)

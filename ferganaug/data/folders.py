@@ -16,16 +16,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import torch
-
-from ferganaug.data.cache import cached_dataset, tree_fingerprint
+from ferganaug.data.cache import cached_read, tree_fingerprint
 from ferganaug.data.dataset import SPLIT_INDEX, FaceDataset
-from ferganaug.data.errors import DataError
-from ferganaug.data.images import is_image_file, load_face_images
+from ferganaug.data.errors import MAX_SKIP_EXAMPLES, DataError, check_folder
+from ferganaug.data.images import dataset_from_images, is_image_file, load_face_images
 from ferganaug.emotions import EMOTION_INDEX, EMOTIONS, UnknownEmotionError, canonical_name
 
 READER_VERSION = 1
-MAX_SKIP_EXAMPLES = 5
 
 SPLIT_ALIASES: dict[str, str] = {
     "train": "train", "training": "train",
@@ -57,18 +54,22 @@ def scan_image_tree(root: Path, skip_bad: bool):
         )
     skipped: list[str] = []
     n_skipped = 0
+
+    def skip_folder(folder: Path, msg: str) -> None:
+        nonlocal n_skipped
+        if not skip_bad:
+            raise DataError(msg) from None
+        n_files = sum(len(f) for _, _, f in os.walk(folder))
+        n_skipped += n_files
+        skipped.append(msg + f" - skipped {n_files} files")
+
     split_dirs: list[tuple[str, Path]] = []
     if any(split_from_name(d.name) for d in subdirs):
         for d in subdirs:
             split = split_from_name(d.name)
             if split is None:
-                msg = (f"{d}: unknown split folder '{d.name}'; expected one of "
-                       f"{accepted_split_names()} (case-insensitive)")
-                if not skip_bad:
-                    raise DataError(msg)
-                n_files = sum(len(f) for _, _, f in os.walk(d))
-                n_skipped += n_files
-                skipped.append(msg + f" - skipped {n_files} files")
+                skip_folder(d, f"{d}: unknown split folder '{d.name}'; expected one of "
+                               f"{accepted_split_names()} (case-insensitive)")
                 continue
             split_dirs.append((split, d))
     else:
@@ -83,12 +84,7 @@ def scan_image_tree(root: Path, skip_bad: bool):
             try:
                 label = EMOTION_INDEX[canonical_name(edir.name)]
             except UnknownEmotionError as exc:
-                msg = f"{edir}: emotion folder name not recognised: {exc}"
-                if not skip_bad:
-                    raise DataError(msg) from None
-                n_files = sum(len(f) for _, _, f in os.walk(edir))
-                n_skipped += n_files
-                skipped.append(msg + f" - skipped {n_files} files")
+                skip_folder(edir, f"{edir}: emotion folder name not recognised: {exc}")
                 continue
             for dirpath, dirnames, filenames in os.walk(edir):
                 dirnames[:] = sorted(n for n in dirnames if not n.startswith("."))
@@ -116,21 +112,14 @@ def _build(root: Path, skip_bad: bool, threads: int | None, source: str) -> Face
     skipped.extend(msg for _, msg in failures)
     if not ok:
         raise DataError(f"{root}: none of the {len(paths)} image files could be read; first: {failures[0][1]}")
-    idx = torch.tensor(ok, dtype=torch.long)
-    return FaceDataset(
-        images=images,
-        labels=torch.tensor(labels, dtype=torch.int64)[idx],
-        splits=torch.tensor(splits, dtype=torch.int8)[idx],
-        source=source,
-        info={
-            "reader": "folder",
-            "path": str(root),
-            "rows": len(ok),
-            "ignored_files": ignored,
-            "skipped": n_skipped,
-            "skipped_examples": skipped[:MAX_SKIP_EXAMPLES],
-        },
-    )
+    return dataset_from_images(images, ok, labels, splits, source=source, info={
+        "reader": "folder",
+        "path": str(root),
+        "rows": len(ok),
+        "ignored_files": ignored,
+        "skipped": n_skipped,
+        "skipped_examples": skipped[:MAX_SKIP_EXAMPLES],
+    })
 
 
 def read_image_folders(
@@ -149,17 +138,8 @@ def read_image_folders(
     skipped and counted in ``info["skipped"]``.
     """
     root = Path(root)
-    if not root.exists():
-        raise DataError(f"no such file or folder: {root}")
-    if not root.is_dir():
-        raise DataError(f"{root}: is a file, expected a folder of <emotion>/ image folders")
-    src = source if source is not None else str(root)
-    ds = cached_dataset(
-        "folder", READER_VERSION, [tree_fingerprint(root)], {"skip_bad": skip_bad},
-        lambda: _build(root, skip_bad, threads, src), cache=cache, cache_dir=cache_dir,
-        stem=root.name,
+    check_folder(root, "a folder of <emotion>/ image folders")
+    return cached_read(
+        "folder", READER_VERSION, root, [tree_fingerprint(root)], {"skip_bad": skip_bad},
+        lambda src: _build(root, skip_bad, threads, src), source=source, cache=cache, cache_dir=cache_dir,
     )
-    if ds.source != src:
-        from dataclasses import replace
-        ds = replace(ds, source=src)
-    return ds

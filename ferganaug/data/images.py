@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ferganaug.data.dataset import IMAGE_SIZE
+from ferganaug.data.dataset import IMAGE_SIZE, FaceDataset
 from ferganaug.data.errors import DataError
 
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(
@@ -126,9 +126,62 @@ def load_face_images(
             list(pool.map(work, range(n), chunksize=max(1, n // (workers * 8))))
     failures = sorted(errors.items())
     if failures and not skip_bad:
-        first = failures[0][1]
-        more = f" ({len(failures)} bad images in all; skip_bad=True skips them)" if len(failures) > 1 else ""
-        raise DataError(first + more)
+        raise bad_images_error([msg for _, msg in failures])
     ok = [i for i in range(n) if i not in errors]
     images = torch.from_numpy(out[ok] if failures else out).unsqueeze(1)
     return images, ok, failures
+
+
+def bad_images_error(messages: Sequence[str]) -> DataError:
+    """The strict-mode error for images that failed: the first message, and the count if more."""
+    more = f" ({len(messages)} bad images in all; skip_bad=True skips them)" if len(messages) > 1 else ""
+    return DataError(messages[0] + more)
+
+
+def load_listed_images(
+    paths: Sequence[str | os.PathLike],
+    where: Sequence[str],
+    *,
+    exact_size: bool = False,
+    skip_bad: bool = False,
+    threads: int | None = None,
+) -> tuple[torch.Tensor, list[int], list[str]]:
+    """:func:`load_face_images` for paths listed in a file: the message of a failed path ``i``
+    starts with ``where[i]`` (where it is listed, e.g. ``"list.csv, line 3: "``).
+
+    Returns (images, indices of the loaded paths, failure messages in ``paths`` order).
+    Without ``skip_bad`` any failure raises :func:`bad_images_error`.
+    """
+    images, ok, failures = load_face_images(paths, exact_size=exact_size, skip_bad=True, threads=threads)
+    messages = [where[i] + msg for i, msg in failures]
+    if messages and not skip_bad:
+        raise bad_images_error(messages)
+    return images, ok, messages
+
+
+def dataset_from_images(
+    images: torch.Tensor,
+    ok: Sequence[int],
+    labels: Sequence[int],
+    splits: Sequence[int],
+    *,
+    source: str,
+    info: dict,
+    per_row: dict[str, Sequence[int]] | None = None,
+) -> FaceDataset:
+    """FaceDataset of the loaded rows: ``images`` and ``ok`` as :func:`load_face_images`
+    returns them, ``labels`` and ``splits`` one per path (only the ``ok`` ones are kept).
+
+    ``per_row`` lists (one value per path) go into ``info`` after its other keys as int64
+    tensors of the ``ok`` rows, so that they follow ``subset``.
+    """
+    idx = torch.tensor(ok, dtype=torch.long)
+    if per_row:
+        info = {**info, **{key: torch.tensor(values, dtype=torch.int64)[idx] for key, values in per_row.items()}}
+    return FaceDataset(
+        images=images,
+        labels=torch.tensor(labels, dtype=torch.int64)[idx],
+        splits=torch.tensor(splits, dtype=torch.int8)[idx],
+        source=source,
+        info=info,
+    )

@@ -12,25 +12,19 @@ square, 48x48) on a thread pool.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import os
-from dataclasses import replace
 from pathlib import Path
 
-import torch
-
-from ferganaug.data.cache import cached_dataset, file_fingerprint
+from ferganaug.data.cache import cached_read, file_fingerprint
 from ferganaug.data.dataset import SPLIT_INDEX, FaceDataset
-from ferganaug.data.errors import DataError
-from ferganaug.data.fer2013 import read_bytes
+from ferganaug.data.errors import MAX_SKIP_EXAMPLES, BadRows, DataError, check_file
+from ferganaug.data.fer2013 import read_csv
 from ferganaug.data.folders import accepted_split_names, split_from_name
-from ferganaug.data.images import load_face_images
+from ferganaug.data.images import dataset_from_images, load_listed_images
 from ferganaug.emotions import EMOTION_INDEX, EMOTIONS, UnknownEmotionError, canonical_name
 
 READER_VERSION = 1
-MAX_SKIP_EXAMPLES = 5
 
 
 def parse_label(text: str) -> int:
@@ -48,12 +42,7 @@ def parse_label(text: str) -> int:
 
 
 def _parse(path: Path, skip_bad: bool):
-    text = read_bytes(path).decode("utf-8", "replace").lstrip("\ufeff")
-    reader = csv.reader(io.StringIO(text))
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise DataError(f"{path}: empty file; expected a header 'path,label' (optional ',split')") from None
+    reader, header = read_csv(path, "a header 'path,label' (optional ',split')")
     names = [h.strip().lower() for h in header]
     missing = [c for c in ("path", "label") if c not in names]
     if missing:
@@ -65,8 +54,7 @@ def _parse(path: Path, skip_bad: bool):
     cs = names.index("split") if "split" in names else None
     base = path.resolve().parent
     files, labels, splits, lines = [], [], [], []
-    bad: list[str] = []
-    n_bad = 0
+    bad = BadRows(skip_bad)
     for row in reader:
         line = reader.line_num
         if not row or all(not f.strip() for f in row):
@@ -89,48 +77,31 @@ def _parse(path: Path, skip_bad: bool):
             if reason is None and not rel:
                 reason = "column path is empty; expected an image file path"
         if reason is not None:
-            msg = f"{path}, line {line}: {reason}"
-            if not skip_bad:
-                raise DataError(msg)
-            n_bad += 1
-            if len(bad) < MAX_SKIP_EXAMPLES:
-                bad.append(msg)
+            bad.add(f"{path}, line {line}: {reason}")
             continue
         p = Path(rel)
         files.append(str(p if p.is_absolute() else base / p))
         labels.append(label)
         splits.append(SPLIT_INDEX[split])
         lines.append(line)
-    return files, labels, splits, lines, n_bad, bad
+    return files, labels, splits, lines, bad.count, bad.examples
 
 
 def _build(path: Path, skip_bad: bool, threads: int | None, source: str) -> FaceDataset:
     files, labels, splits, lines, n_bad, bad = _parse(path, skip_bad)
     if not files:
         raise DataError(f"{path}: no usable rows" + (f" (first problem: {bad[0]})" if bad else ""))
-    images, ok, failures = load_face_images(files, skip_bad=True, threads=threads)
-    msgs = [f"{path}, line {lines[i]}: {msg}" for i, msg in failures]
-    if msgs and not skip_bad:
-        more = f" ({len(msgs)} bad images in all; skip_bad=True skips them)" if len(msgs) > 1 else ""
-        raise DataError(msgs[0] + more)
-    bad = (bad + msgs)[:MAX_SKIP_EXAMPLES]
-    n_bad += len(msgs)
+    where = [f"{path}, line {n}: " for n in lines]
+    images, ok, msgs = load_listed_images(files, where, skip_bad=skip_bad, threads=threads)
     if not ok:
         raise DataError(f"{path}: none of the {len(files)} listed images could be read; first: {msgs[0]}")
-    idx = torch.tensor(ok, dtype=torch.long)
-    return FaceDataset(
-        images=images,
-        labels=torch.tensor(labels, dtype=torch.int64)[idx],
-        splits=torch.tensor(splits, dtype=torch.int8)[idx],
-        source=source,
-        info={
-            "reader": "csv",
-            "path": str(path),
-            "rows": len(ok),
-            "skipped": n_bad,
-            "skipped_examples": bad,
-        },
-    )
+    return dataset_from_images(images, ok, labels, splits, source=source, info={
+        "reader": "csv",
+        "path": str(path),
+        "rows": len(ok),
+        "skipped": n_bad + len(msgs),
+        "skipped_examples": (bad + msgs)[:MAX_SKIP_EXAMPLES],
+    })
 
 
 def read_path_label_csv(
@@ -149,11 +120,7 @@ def read_path_label_csv(
     key covers the CSV and every listed image file's size and mtime.
     """
     path = Path(path)
-    if not path.exists():
-        raise DataError(f"no such file or folder: {path}")
-    if not path.is_file():
-        raise DataError(f"{path}: is a folder, expected a CSV file with columns path,label")
-    src = source if source is not None else str(path)
+    check_file(path, "a CSV file with columns path,label")
     inputs = [file_fingerprint(path)]
     if cache:
         # the listed images are inputs too: fingerprint them (cheap next to decoding)
@@ -169,8 +136,7 @@ def read_path_label_csv(
             except OSError:
                 stats.append((f, -1, -1))
         inputs.append({"images": hashlib.blake2b(repr(stats).encode(), digest_size=16).hexdigest()})
-    ds = cached_dataset(
-        "csv", READER_VERSION, inputs, {"skip_bad": skip_bad},
-        lambda: _build(path, skip_bad, threads, src), cache=cache, cache_dir=cache_dir, stem=path.name,
+    return cached_read(
+        "csv", READER_VERSION, path, inputs, {"skip_bad": skip_bad},
+        lambda src: _build(path, skip_bad, threads, src), source=source, cache=cache, cache_dir=cache_dir,
     )
-    return ds if ds.source == src else replace(ds, source=src)

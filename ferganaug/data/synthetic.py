@@ -22,21 +22,19 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import replace
 from pathlib import Path
 
 import torch
 
-from ferganaug.data.cache import cached_dataset, tree_fingerprint
+from ferganaug.data.cache import cached_read, tree_fingerprint
 from ferganaug.data.dataset import SPLIT_INDEX, FaceDataset
-from ferganaug.data.errors import DataError
+from ferganaug.data.errors import MAX_SKIP_EXAMPLES, BadRows, DataError, check_folder
 from ferganaug.data.folders import scan_image_tree
-from ferganaug.data.images import is_image_file, load_face_images
+from ferganaug.data.images import dataset_from_images, is_image_file, load_listed_images
 from ferganaug.emotions import EMOTION_INDEX, EMOTIONS, UnknownEmotionError, canonical_name
 
 READER_VERSION = 1
 MANIFEST = "manifest.jsonl"
-MAX_SKIP_EXAMPLES = 5
 
 
 def _int_or(value, default: int = -1) -> int:
@@ -53,8 +51,7 @@ def _parse_manifest(root: Path, skip_bad: bool):
     mpath = root / MANIFEST
     files, labels, seeds, steps, lines = [], [], [], [], []
     generators: set[str] = set()
-    bad: list[str] = []
-    n_bad = 0
+    bad = BadRows(skip_bad)
     seen: dict[str, int] = {}
     try:
         text = mpath.read_text(encoding="utf-8")
@@ -85,12 +82,7 @@ def _parse_manifest(root: Path, skip_bad: bool):
             if reason is None and not full.is_file():
                 reason = f"listed file {root / rel} does not exist"
         if reason is not None:
-            msg = f"{mpath}, line {line_no}: {reason}"
-            if not skip_bad:
-                raise DataError(msg)
-            n_bad += 1
-            if len(bad) < MAX_SKIP_EXAMPLES:
-                bad.append(msg)
+            bad.add(f"{mpath}, line {line_no}: {reason}")
             continue
         seen[str(full)] = line_no
         files.append(str(full))
@@ -106,14 +98,14 @@ def _parse_manifest(root: Path, skip_bad: bool):
         for name in filenames:
             if is_image_file(name) and str(Path(dirpath, name).resolve()) not in seen:
                 unlisted += 1
-    return files, labels, seeds, steps, lines, sorted(generators), unlisted, n_bad, bad
+    return files, labels, seeds, steps, lines, sorted(generators), unlisted, bad.count, bad.examples
 
 
 def _build(root: Path, skip_bad: bool, threads: int | None, source: str) -> FaceDataset:
     mpath = root / MANIFEST
     if mpath.is_file():
         files, labels, seeds, steps, lines, generators, unlisted, n_bad, bad = _parse_manifest(root, skip_bad)
-        where = {i: f"{mpath}, line {lines[i]}: " for i in range(len(files))}
+        where = [f"{mpath}, line {n}: " for n in lines]
         if not files:
             raise DataError(f"{mpath}: lists no usable images" + (f" (first problem: {bad[0]})" if bad else
                             "; expected one JSON object per image"))
@@ -124,36 +116,23 @@ def _build(root: Path, skip_bad: bool, threads: int | None, source: str) -> Face
                             f"<emotion>/*.png written by 'fergan synthesize'")
         files, labels, _, _, n_bad, bad = scan_image_tree(root, skip_bad)
         seeds = steps = [-1] * len(files)
-        generators, unlisted, where = [], 0, {}
+        generators, unlisted, where = [], 0, [""] * len(files)
         if not files:
             raise DataError(f"{root}: no images in emotion folders (expected {', '.join(EMOTIONS)})")
-    images, ok, failures = load_face_images(files, exact_size=True, skip_bad=True, threads=threads)
-    msgs = [where.get(i, "") + msg for i, msg in failures]
-    if msgs and not skip_bad:
-        more = f" ({len(msgs)} bad images in all; skip_bad=True skips them)" if len(msgs) > 1 else ""
-        raise DataError(msgs[0] + more)
+    images, ok, msgs = load_listed_images(files, where, exact_size=True, skip_bad=skip_bad, threads=threads)
     if not ok:
         raise DataError(f"{root}: none of the {len(files)} images could be read; first: {msgs[0]}")
-    idx = torch.tensor(ok, dtype=torch.long)
-    n = len(ok)
-    return FaceDataset(
-        images=images,
-        labels=torch.tensor(labels, dtype=torch.int64)[idx],
-        splits=torch.full((n,), SPLIT_INDEX["train"], dtype=torch.int8),
-        source=source,
-        info={
-            "reader": "synthetic",
-            "path": str(root),
-            "rows": n,
-            "manifest": mpath.is_file(),
-            "generators": generators,
-            "unlisted_files": unlisted,
-            "skipped": n_bad + len(msgs),
-            "skipped_examples": (bad + msgs)[:MAX_SKIP_EXAMPLES],
-            "seed": torch.tensor(seeds, dtype=torch.int64)[idx],
-            "step": torch.tensor(steps, dtype=torch.int64)[idx],
-        },
-    )
+    splits = [SPLIT_INDEX["train"]] * len(files)
+    return dataset_from_images(images, ok, labels, splits, source=source, info={
+        "reader": "synthetic",
+        "path": str(root),
+        "rows": len(ok),
+        "manifest": mpath.is_file(),
+        "generators": generators,
+        "unlisted_files": unlisted,
+        "skipped": n_bad + len(msgs),
+        "skipped_examples": (bad + msgs)[:MAX_SKIP_EXAMPLES],
+    }, per_row={"seed": seeds, "step": steps})
 
 
 def read_synthetic(
@@ -167,18 +146,13 @@ def read_synthetic(
 ) -> FaceDataset:
     """Read a synthetic folder (see module docstring) into an all-train FaceDataset."""
     root = Path(root)
-    if not root.exists():
-        raise DataError(f"no such file or folder: {root}")
-    if not root.is_dir():
-        raise DataError(f"{root}: is a file, expected a synthetic folder (<emotion>/*.png + {MANIFEST})")
+    check_folder(root, f"a synthetic folder (<emotion>/*.png + {MANIFEST})")
     if not any(root.iterdir()):
         raise DataError(f"{root}: empty synthetic folder; expected <emotion>/*.png and {MANIFEST}")
-    src = source if source is not None else str(root)
-    ds = cached_dataset(
-        "synthetic", READER_VERSION, [tree_fingerprint(root)], {"skip_bad": skip_bad},
-        lambda: _build(root, skip_bad, threads, src), cache=cache, cache_dir=cache_dir, stem=root.name,
+    return cached_read(
+        "synthetic", READER_VERSION, root, [tree_fingerprint(root)], {"skip_bad": skip_bad},
+        lambda src: _build(root, skip_bad, threads, src), source=source, cache=cache, cache_dir=cache_dir,
     )
-    return ds if ds.source == src else replace(ds, source=src)
 
 
 def _check_seed_gen(seed: int) -> torch.Generator:
