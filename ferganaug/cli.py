@@ -61,6 +61,7 @@ def main(verbose: bool) -> None:
 @click.option("--w-r1", type=click.FloatRange(min=0), default=_DEFAULTS.w_r1, help="R1 gradient penalty weight (0 = off).")
 @click.option("--ema-decay", type=click.FloatRange(0, 1), default=_DEFAULTS.ema_decay)
 @click.option("--condition", type=click.Choice(["label", "reference"]), default="label", help="Target emotion label, or a reference face (study A's mode).")
+@click.option("--colour", type=click.Choice(["residual", "absolute"]), default=_DEFAULTS.colour, help="Generator paints a change of the source (residual) or new pixels (absolute, GANimation).")
 @click.option("--source-emotions", default="neutral", metavar="LIST", help="Emotions whose faces are edited.")
 @click.option("--expr-classifier", type=click.Path(exists=True), default=None, metavar="CKPT", help="fer-classify checkpoint; trained here first when omitted.")
 @click.option("--classifier-epochs", type=click.IntRange(min=1), default=8, help="Epochs for the automatic expression classifier.")
@@ -86,7 +87,8 @@ def train_command(**o) -> None:
         config = GANConfig(
             steps=o["steps"], batch_size=o["batch_size"], lr_g=o["lr_g"], lr_d=o["lr_d"], w_adv=o["w_adv"],
             w_fm=o["w_fm"], w_expr=o["w_expr"], w_cycle=o["w_cycle"], w_id=o["w_id"], w_mask=o["w_mask"],
-            w_r1=o["w_r1"], ema_decay=o["ema_decay"], condition=o["condition"], source_emotions=sources,
+            w_r1=o["w_r1"], ema_decay=o["ema_decay"], condition=o["condition"], colour=o["colour"],
+            source_emotions=sources,
             sample_every=o["sample_every"], checkpoint_every=o["sample_every"], seed=o["seed"],
             g_width=o["g_width"], g_res_blocks=o["g_res_blocks"], d_width=o["d_width"],
             precision=o["precision"], device=o["device"],
@@ -144,8 +146,10 @@ def transfer_command(images, generator, emotion, reference, out) -> None:
 @click.option("--evaluator-seed", type=int, default=1)
 @click.option("--sources-split", type=click.Choice(["train", "val", "test"]), default="test", help="Split whose source faces are edited.")
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--quiet", is_flag=True, help="No progress bars.")
 @user_errors
-def evaluate_command(run, data, evaluator, evaluator_model, evaluator_epochs, evaluator_seed, sources_split, as_json) -> None:
+def evaluate_command(run, data, evaluator, evaluator_model, evaluator_epochs, evaluator_seed, sources_split, as_json,
+                     quiet) -> None:
     """Target hit rate by an independent evaluator (beside its recall on real faces) and, on
     the built-in faces, pixel error against the ground-truth expression render."""
     import json
@@ -164,7 +168,8 @@ def evaluate_command(run, data, evaluator, evaluator_model, evaluator_epochs, ev
         folder = run_dir / f"evaluator-{evaluator_model}-seed{evaluator_seed}"
         evaluator = folder / "model.pt"
         if not evaluator.is_file():
-            evaluator = train_evaluator(spec, folder, evaluator_model, evaluator_epochs, evaluator_seed)
+            evaluator = train_evaluator(spec, folder, evaluator_model, evaluator_epochs, evaluator_seed,
+                                        progress=not quiet)
     report = evaluate_generator(gen.model, gen.source_emotions, load_dataset(spec), evaluator, sources_split)
     report["generator"] = {"path": gen.path, "step": gen.step}
     atomic_write_json(run_dir / "generator_metrics.json", report)

@@ -140,3 +140,29 @@ def test_data_without_neutral_faces(tmp_path):
                                        "--classifier-epochs", "1", "--out", str(tmp_path / "runs"), "--quiet"])
     assert result.exit_code != 0
     assert "no neutral faces to use as sources" in result.output and "Traceback" not in result.output
+
+
+def test_evaluate_reports_hit_rate_and_truth_error(gan_run):
+    result = CliRunner().invoke(main, ["evaluate", gan_run, "--evaluator-model", "basic-cnn", "--evaluator-epochs", "1",
+                                       "--json", "--quiet"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output[: result.output.rstrip().rfind("\n")])
+    assert set(report["per_emotion"]) == {"angry", "disgust", "fear", "happy", "sad", "surprise"}
+    for row in report["per_emotion"].values():
+        assert 0.0 <= row["hit_rate"] <= 1.0 and row["mae_vs_truth"] >= 0
+    assert report["summary"]["evaluator"]["model"] == "basic-cnn"
+    assert result.output.rstrip().endswith("generator_metrics.json")
+
+
+def test_identity_generator_scores_exactly_the_unchanged_source(gan_run):
+    from ferganaug.evaluate import evaluate_generator
+
+    evaluator = f"{gan_run}/evaluator-basic-cnn-seed1/model.pt"
+    if not __import__("os").path.exists(evaluator):
+        pytest.skip("needs the evaluator trained by the previous test")
+    identity = lambda faces, target: (faces, torch.zeros_like(faces))  # noqa: E731
+    report = evaluate_generator(identity, ("neutral",), load_dataset(TINY), evaluator)
+    summary = report["summary"]
+    assert summary["mae_vs_truth"] == pytest.approx(summary["mae_source_vs_truth"])
+    assert summary["mae_reduction"] == pytest.approx(0.0, abs=1e-9)
+    assert all(r["pixel_change"] == 0 for r in report["per_emotion"].values())

@@ -102,11 +102,15 @@ def test_lsgan_and_mask_terms_by_hand():
     assert lsgan_discriminator_loss(torch.ones(4), torch.zeros(4)).item() == 0.0
     assert lsgan_discriminator_loss(torch.zeros(4), torch.ones(4)).item() == pytest.approx(1.0)
     inside = torch.full((2, 1, 8, 8), 0.2)
-    assert mask_regularisation(inside, 0.1, 0.5).item() == pytest.approx(0.0)
+    assert mask_regularisation(inside, 0.1, 0.5, l1_weight=0.0).item() == pytest.approx(0.0)
+    assert mask_regularisation(inside, 0.1, 0.5, l1_weight=0.5).item() == pytest.approx(0.1)
     full = torch.ones(2, 1, 8, 8)
-    assert mask_regularisation(full, 0.1, 0.5).item() == pytest.approx(0.5)
+    assert mask_regularisation(full, 0.1, 0.5, l1_weight=0.0).item() == pytest.approx(0.5)
     empty = torch.zeros(2, 1, 8, 8)
     assert mask_regularisation(empty, 0.1, 0.5).item() == pytest.approx(0.1)
+    stripes = torch.zeros(1, 1, 4, 4)
+    stripes[..., ::2, :] = 1.0  # mean 0.5 inside the band; TV: rows alternate -> vertical TV 1, horizontal 0
+    assert mask_regularisation(stripes, 0.1, 0.9, l1_weight=0.0, tv_weight=1.0).item() == pytest.approx(1.0)
 
 
 def test_a_few_adversarial_steps_stay_finite_and_leave_classifier_untouched(tmp_path):
@@ -166,3 +170,17 @@ def test_ema_decay_warms_up_then_holds():
     assert ema_decay_at(0, 0.999) == pytest.approx(0.1)
     assert ema_decay_at(90, 0.999) == pytest.approx(0.91)
     assert ema_decay_at(100_000, 0.999) == 0.999
+
+
+def test_residual_colour_keeps_the_source_where_it_paints_no_change():
+    g = Generator(width=8, n_res=1, colour="residual")
+    with torch.no_grad():
+        g.to_colour.weight.zero_()
+        g.to_colour.bias.zero_()
+        g.to_mask.bias.fill_(30.0)  # mask fully open
+    x = torch.rand(2, 1, 48, 48) * 2 - 1
+    out, mask = g(x, torch.tensor([1, 2]))
+    assert mask.min() > 0.99
+    assert torch.allclose(out, x, atol=1e-5)
+    with pytest.raises(ValueError, match="unknown colour mode 'neon'"):
+        Generator(colour="neon")

@@ -45,13 +45,15 @@ def feature_matching_loss(
     return torch.stack(terms).mean()
 
 
-def mask_regularisation(mask: torch.Tensor, min_area: float, max_area: float, tv_weight: float = 0.1) -> torch.Tensor:
+def mask_regularisation(
+    mask: torch.Tensor, min_area: float, max_area: float, l1_weight: float = 0.1, tv_weight: float = 0.1
+) -> torch.Tensor:
     """Keep each attention mask's mean inside [min_area, max_area] (neither 'copy the input'
-    nor 'repaint everything') and smooth (total variation)."""
+    nor 'repaint everything'), a little sparser still (L1), and smooth (total variation)."""
     area = mask.float().mean(dim=(1, 2, 3))
     bounds = (F.relu(min_area - area) + F.relu(area - max_area)).mean()
     tv = (mask[:, :, 1:, :] - mask[:, :, :-1, :]).abs().mean() + (mask[:, :, :, 1:] - mask[:, :, :, :-1]).abs().mean()
-    return bounds + tv_weight * tv.float()
+    return bounds + l1_weight * area.mean() + tv_weight * tv.float()
 
 
 def r1_penalty(real_scores: torch.Tensor, real_images: torch.Tensor) -> torch.Tensor:

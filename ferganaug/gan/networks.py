@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch.nn.utils import spectral_norm
 
 CONDITIONS = ("label", "reference")
+COLOUR_MODES = ("absolute", "residual")
 
 
 class FiLM(nn.Module):
@@ -67,13 +68,17 @@ class Generator(nn.Module):
     """
 
     def __init__(
-        self, num_emotions: int = 7, width: int = 32, n_res: int = 4, cond_dim: int = 64, condition: str = "label"
+        self, num_emotions: int = 7, width: int = 32, n_res: int = 4, cond_dim: int = 64, condition: str = "label",
+        colour: str = "absolute",
     ) -> None:
         super().__init__()
         if condition not in CONDITIONS:
             raise ValueError(f"unknown condition '{condition}'; expected one of {', '.join(CONDITIONS)}")
+        if colour not in COLOUR_MODES:
+            raise ValueError(f"unknown colour mode '{colour}'; expected one of {', '.join(COLOUR_MODES)}")
         self.config = {"num_emotions": num_emotions, "width": width, "n_res": n_res, "cond_dim": cond_dim,
-                       "condition": condition}
+                       "condition": condition, "colour": colour}
+        self.colour = colour
         self.condition = condition
         self.num_emotions = num_emotions
         if condition == "label":
@@ -95,6 +100,9 @@ class Generator(nn.Module):
         )
         self.to_colour = nn.Conv2d(w, 1, 5, padding=2)
         self.to_mask = nn.Conv2d(w, 1, 5, padding=2)
+        # Start as (almost) the identity: a closed mask copies the source, and training opens
+        # it only where the expression needs new pixels.
+        nn.init.constant_(self.to_mask.bias, -3.0)
 
     def condition_vector(self, target: torch.Tensor) -> torch.Tensor:
         return self.embed(target)
@@ -105,7 +113,10 @@ class Generator(nn.Module):
         for block in self.blocks:
             h = block(h, cond)
         h = self.decode(h)
-        colour = torch.tanh(self.to_colour(h))
+        change = torch.tanh(self.to_colour(h))
+        # "residual" predicts a change of the source's pixels, so even inside the mask what
+        # needs no change costs nothing to keep; "absolute" paints new pixels (GANimation).
+        colour = (source + change).clamp(-1, 1) if self.colour == "residual" else change
         mask = torch.sigmoid(self.to_mask(h))
         return mask * colour + (1 - mask) * source, mask
 
