@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -392,8 +392,3 @@ class Trainer:
             "pretrained": getattr(self.model, "pretrained_status", None),
             "backbone_frozen": self._backbone_should_freeze(),
         }
-
-
-def config_with_overrides(base: TrainConfig, **overrides) -> TrainConfig:
-    """A copy of ``base`` with the given non-None fields replaced."""
-    return replace(base, **{k: v for k, v in overrides.items() if v is not None})

@@ -20,11 +20,11 @@ from ferganaug.data.audit import leak_free_mask
 from ferganaug.data.dataset import SPLIT_INDEX, FaceDataset, concat
 from ferganaug.data.errors import DataError
 from ferganaug.data.spec import load_dataset
+from ferganaug.data.synthetic import limit_per_class
 from ferganaug.utils.files import atomic_write_json, atomic_write_text, read_jsonl
 from ferganaug.utils.hardware import cpu_info, resolve_device
 from ferganaug.utils.precision import pick_fastest
 from ferganaug.utils.runs import next_run_dir
-from ferganaug.utils.seeding import make_generator
 
 log = logging.getLogger(__name__)
 
@@ -42,39 +42,31 @@ class DataOptions:
 
 
 def add_synthetic(train: FaceDataset, synthetic: FaceDataset, options: DataOptions, seed: int) -> tuple[FaceDataset, dict]:
-    """Append synthetic faces to the training split only, capped per emotion."""
+    """Append synthetic faces to the training split only, limited per emotion by the cap and
+    by ratio x that emotion's real training count."""
     if len(synthetic) == 0:
         raise DataError(f"{options.augment_with}: the synthetic folder holds no images")
     real_counts = train.class_counts()
-    g = make_generator(seed + 104729)
-    keep = []
-    added = {}
+    limits: list[int | None] = []
     for c, name in enumerate(train.class_names):
-        rows = (synthetic.labels == c).nonzero().flatten()
-        if len(rows) == 0:
-            continue
-        if real_counts[c] == 0:
+        if real_counts[c] == 0 and bool((synthetic.labels == c).any()):
             raise DataError(
                 f"{options.augment_with}: has synthetic '{name}' faces but the training data has no '{name}' "
                 "faces to balance against"
             )
-        limit = len(rows)
-        if options.augment_cap is not None:
-            limit = min(limit, options.augment_cap)
+        candidates = [options.augment_cap]
         if options.augment_ratio is not None:
-            limit = min(limit, int(options.augment_ratio * real_counts[c]))
-        chosen = rows[torch.randperm(len(rows), generator=g)[:limit]]
-        keep.append(chosen)
-        added[name] = int(len(chosen))
-    index = torch.cat(keep) if keep else torch.zeros(0, dtype=torch.long)
-    extra = synthetic.subset(index)
+            candidates.append(int(options.augment_ratio * real_counts[c]))
+        known = [v for v in candidates if v is not None]
+        limits.append(min(known) if known else None)
+    extra = limit_per_class(synthetic, limits, seed + 104729)
     extra = FaceDataset(
         images=extra.images, labels=extra.labels,
         splits=torch.full((len(extra),), SPLIT_INDEX["train"], dtype=torch.int8),
         class_names=train.class_names, source=extra.source,
     )
-    merged = concat([train, extra], source=f"{train.source}+{synthetic.source}")
-    return merged, added
+    added = {name: n for name, n in zip(train.class_names, extra.class_counts()) if n}
+    return concat([train, extra], source=f"{train.source}+{synthetic.source}"), added
 
 
 def prepare_data(options: DataOptions, seed: int) -> tuple[FaceDataset, TrainData, dict]:

@@ -26,7 +26,7 @@ from ferganaug.data.folders import read_image_folders
 from ferganaug.data.images import load_face_image
 from ferganaug.data.pathlabel import read_path_label_csv
 from ferganaug.data.spec import describe_spec_grammar, load_dataset, parse_spec
-from ferganaug.data.synthetic import limit_per_class, limit_total, read_synthetic
+from ferganaug.data.synthetic import limit_per_class, read_synthetic
 from ferganaug.emotions import EMOTION_INDEX
 
 
@@ -572,7 +572,7 @@ def _labelled(counts):
                        labels=labels, splits=torch.zeros(n, dtype=torch.int8))
 
 
-def test_limit_per_class_and_total():
+def test_limit_per_class():
     ds = _labelled([10, 1, 5, 0, 3, 8, 2])
     capped = limit_per_class(ds, 3, seed=0)
     assert capped.class_counts() == [3, 1, 3, 0, 3, 3, 2]
@@ -581,10 +581,10 @@ def test_limit_per_class_and_total():
     other = [limit_per_class(ds, 3, seed=s).images[:, 0, 0, 0].tolist() for s in range(1, 6)]
     assert any(o != capped.images[:, 0, 0, 0].tolist() for o in other)
     assert limit_per_class(ds, None) is ds
-    total = limit_total(ds, 10, seed=0)
-    assert len(total) == 10 and sum(total.class_counts()) == 10
-    assert total.class_counts()[0] >= 3  # the biggest class keeps the biggest share
-    assert len(limit_total(ds, 1000)) == len(ds)
+    per_class = limit_per_class(ds, [2, None, 0, None, 1, 8, None], seed=0)
+    assert per_class.class_counts() == [2, 1, 0, 0, 1, 8, 2]
+    with pytest.raises(ValueError, match="one cap per class"):
+        limit_per_class(ds, [1, 2])
 
 
 # --------------------------------------------------------------------------- spec strings

@@ -162,3 +162,22 @@ def test_batchnorm_folding_keeps_outputs(name):
     x = torch.rand(3, 1, 48, 48) * 2 - 1
     with torch.no_grad():
         assert torch.allclose(folded(x), model(x), atol=1e-4, rtol=1e-4)
+
+
+def test_synthetic_faces_are_limited_per_emotion_and_join_train_only():
+    from ferganaug.data.errors import DataError
+
+    data = toy_faces()
+    train = data.split("train")
+    real = train.class_counts()
+    synthetic = toy_faces(n_per_class=20, seed=5).subset(torch.arange(140))
+    options = workflow.DataOptions(augment_with="synthetic/", augment_ratio=0.5, augment_cap=6)
+    merged, added = workflow.add_synthetic(train, synthetic, options, seed=0)
+    expected = {name: min(6, int(0.5 * real[c]), synthetic.class_counts()[c])
+                for c, name in enumerate(train.class_names)}
+    assert added == {k: v for k, v in expected.items() if v}
+    assert len(merged) == len(train) + sum(added.values())
+    assert (merged.splits == 0).all()
+    no_disgust = train.subset(train.labels != 1)
+    with pytest.raises(DataError, match="no 'disgust' faces to balance against"):
+        workflow.add_synthetic(no_disgust, synthetic, options, seed=0)

@@ -7,7 +7,7 @@ replayable from the generator's state (and resumes exactly from a checkpoint).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from kornia.geometry.transform import get_affine_matrix2d, warp_affine
@@ -114,7 +114,3 @@ def _erase_boxes(n: int, h: int, w: int, config: AugmentConfig, g: torch.Generat
 def to_model_input(images_uint8: torch.Tensor) -> torch.Tensor:
     """uint8 [0, 255] -> float [-1, 1], the scale every model and the GAN consume."""
     return images_uint8.float().div_(127.5).sub_(1.0)
-
-
-def describe(config: AugmentConfig) -> dict:
-    return asdict(config)

@@ -14,8 +14,8 @@ line with keys ``file`` (relative to DIR), ``emotion``, ``source``, ``seed``, ``
 - ``info["seed"]`` and ``info["step"]`` are int64 per-row tensors (-1 where the manifest
   has none) that follow ``subset``; ``info["generators"]`` lists the generator values.
 
-:func:`limit_per_class` and :func:`limit_total` implement the trainer's ``cap`` and
-``ratio`` options (max images per emotion; max synthetic rows as a fraction of a real count).
+:func:`limit_per_class` applies the trainer's per-emotion limits (``--augment-cap``, and
+``--augment-ratio`` times each emotion's real training count).
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Sequence
 
+import numpy as np
 import torch
 
 from ferganaug.data.cache import cached_read, tree_fingerprint
@@ -161,47 +163,21 @@ def _check_seed_gen(seed: int) -> torch.Generator:
     return g
 
 
-def limit_per_class(dataset: FaceDataset, cap: int | None, seed: int = 0) -> FaceDataset:
-    """Keep at most ``cap`` rows per class, chosen at random (seeded), in original order.
-
-    ``cap=None`` returns the dataset unchanged. Classes with at most ``cap`` rows keep all.
-    """
+def limit_per_class(dataset: FaceDataset, cap: int | Sequence[int | None] | None, seed: int = 0) -> FaceDataset:
+    """Keep at most ``cap`` rows per class (one number, or one per class with None = no
+    limit), chosen at random (seeded), in original order. ``cap=None`` changes nothing."""
     if cap is None:
         return dataset
-    if int(cap) < 0:
-        raise ValueError(f"cap must be >= 0, got {cap}")
+    caps = [cap] * len(dataset.class_names) if isinstance(cap, (int, np.integer)) else list(cap)
+    if len(caps) != len(dataset.class_names):
+        raise ValueError(f"expected one cap per class ({len(dataset.class_names)}), got {len(caps)}")
+    if any(c is not None and int(c) < 0 for c in caps):
+        raise ValueError(f"caps must be >= 0, got {caps}")
     g = _check_seed_gen(seed)
     keep = torch.zeros(len(dataset), dtype=torch.bool)
-    for k in range(len(dataset.class_names)):
+    for k, limit in enumerate(caps):
         rows = torch.nonzero(dataset.labels == k).flatten()
-        if len(rows) > cap:
-            rows = rows[torch.randperm(len(rows), generator=g)[:cap]]
+        if limit is not None and len(rows) > limit:
+            rows = rows[torch.randperm(len(rows), generator=g)[:limit]]
         keep[rows] = True
-    return dataset.subset(keep)
-
-
-def limit_total(dataset: FaceDataset, max_rows: int, seed: int = 0) -> FaceDataset:
-    """Keep at most ``max_rows`` rows, chosen at random (seeded) in proportion to each class.
-
-    For the trainer's ``ratio`` option: ``limit_total(synth, int(ratio * n_real), seed)``.
-    Per-class quotas are floor(max_rows * share) with the remainder going to the classes with
-    the largest fractional parts, so class balance is kept.
-    """
-    n = len(dataset)
-    if max_rows < 0:
-        raise ValueError(f"max_rows must be >= 0, got {max_rows}")
-    if max_rows >= n:
-        return dataset
-    counts = torch.bincount(dataset.labels, minlength=len(dataset.class_names)).double()
-    exact = counts * (max_rows / n)
-    quota = exact.floor().long()
-    rest = max_rows - int(quota.sum())
-    if rest > 0:
-        order = torch.argsort(exact - quota.double(), descending=True, stable=True)
-        quota[order[:rest]] += 1
-    g = _check_seed_gen(seed)
-    keep = torch.zeros(n, dtype=torch.bool)
-    for k in range(len(dataset.class_names)):
-        rows = torch.nonzero(dataset.labels == k).flatten()
-        keep[rows[torch.randperm(len(rows), generator=g)[: int(quota[k])]]] = True
     return dataset.subset(keep)
