@@ -13,6 +13,8 @@ from ferganaug.data.augment import to_model_input
 from ferganaug.utils.precision import NumericPath
 
 TTA_MODES = ("none", "flip", "ten-crop")
+FP32 = NumericPath("fp32", False)
+CPU = torch.device("cpu")
 
 
 def fold_batchnorm(model: nn.Module) -> nn.Module:
@@ -77,6 +79,33 @@ def predict_logits(
     if not outputs:
         return torch.zeros(0, getattr(model, "num_classes", 7))
     return torch.cat(outputs)
+
+
+@torch.no_grad()
+def extract_features(
+    model: nn.Module,
+    images: torch.Tensor,
+    path: NumericPath = FP32,
+    device: torch.device = CPU,
+    batch_size: int = 128,
+    with_logits: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """Penultimate features [N, model.num_features] (float32, CPU) of uint8 images [N, 1, H, W],
+    from ``model.forward_features``. With ``with_logits`` also the logits [N, num_classes] of the
+    same pass (``forward_head`` of those features), so a caller needing both runs the net once."""
+    model.eval()
+    feats, logits = [], []
+    for start in range(0, images.shape[0], batch_size):
+        x = path.prepare_input(to_model_input(images[start : start + batch_size].to(device)))
+        with path.autocast(device):
+            f = model.forward_features(x)
+            if with_logits:
+                logits.append(model.forward_head(f).float().cpu())
+        feats.append(f.float().cpu())
+    if not feats:
+        empty = torch.zeros(0, model.num_features)
+        return (empty, torch.zeros(0, getattr(model, "num_classes", 7))) if with_logits else empty
+    return (torch.cat(feats), torch.cat(logits)) if with_logits else torch.cat(feats)
 
 
 def measure_latency(

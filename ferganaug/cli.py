@@ -59,6 +59,9 @@ def main(verbose: bool) -> None:
 @click.option("--w-id", type=click.FloatRange(min=0), default=_DEFAULTS.w_id, help="Identity (target = source) weight.")
 @click.option("--w-mask", type=click.FloatRange(min=0), default=_DEFAULTS.w_mask, help="Attention-mask regularisation weight.")
 @click.option("--w-r1", type=click.FloatRange(min=0), default=_DEFAULTS.w_r1, help="R1 gradient penalty weight (0 = off).")
+@click.option("--w-change", type=click.FloatRange(min=0), default=_DEFAULTS.w_change, help="L1 between edit and source: prefer the smallest edit.")
+@click.option("--expr-confidence", type=click.FloatRange(0, 1, max_open=True), default=_DEFAULTS.expr_confidence, help="Expression loss stops once the classifier gives the target this probability (0 = plain cross-entropy).")
+@click.option("--d-augment/--no-d-augment", default=_DEFAULTS.d_augment, help="Discriminator judges randomly shifted/mirrored views (DiffAugment).")
 @click.option("--ema-decay", type=click.FloatRange(0, 1), default=_DEFAULTS.ema_decay)
 @click.option("--condition", type=click.Choice(["label", "reference"]), default="label", help="Target emotion label, or a reference face (study A's mode).")
 @click.option("--colour", type=click.Choice(["residual", "absolute"]), default=_DEFAULTS.colour, help="Generator paints a change of the source (residual) or new pixels (absolute, GANimation).")
@@ -87,7 +90,8 @@ def train_command(**o) -> None:
         config = GANConfig(
             steps=o["steps"], batch_size=o["batch_size"], lr_g=o["lr_g"], lr_d=o["lr_d"], w_adv=o["w_adv"],
             w_fm=o["w_fm"], w_expr=o["w_expr"], w_cycle=o["w_cycle"], w_id=o["w_id"], w_mask=o["w_mask"],
-            w_r1=o["w_r1"], ema_decay=o["ema_decay"], condition=o["condition"], colour=o["colour"],
+            w_r1=o["w_r1"], w_change=o["w_change"], expr_confidence=o["expr_confidence"], d_augment=o["d_augment"],
+            ema_decay=o["ema_decay"], condition=o["condition"], colour=o["colour"],
             source_emotions=sources,
             sample_every=o["sample_every"], checkpoint_every=o["sample_every"], seed=o["seed"],
             g_width=o["g_width"], g_res_blocks=o["g_res_blocks"], d_width=o["d_width"],
@@ -138,43 +142,40 @@ def transfer_command(images, generator, emotion, reference, out) -> None:
 
 
 @main.command("evaluate")
-@click.argument("run", type=click.Path(exists=True))
-@click.option("--data", default=None, metavar="SPEC", help="[default: the generator's training data]")
+@click.argument("target", metavar="RUN_OR_SYNTHETIC_DIR", type=click.Path(exists=True))
+@click.option("--data", default=None, metavar="SPEC", help="Real faces to compare with (needs a test split) [default: the generator's training data, or the synthetic folder's source data]")
 @click.option("--evaluator", type=click.Path(exists=True), default=None, metavar="CKPT", help="Independent classifier; trained on the real training split when omitted.")
 @click.option("--evaluator-model", default="resnet-baseline", help="Design of the automatic evaluator (not the loss classifier's).")
 @click.option("--evaluator-epochs", type=click.IntRange(min=1), default=12)
 @click.option("--evaluator-seed", type=int, default=1)
-@click.option("--sources-split", type=click.Choice(["train", "val", "test"]), default="test", help="Split whose source faces are edited.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--sources-split", type=click.Choice(["train", "val", "test"]), default="test", help="Split whose source faces a generator edits.")
+@click.option("--n-per-emotion", type=click.IntRange(min=2), default=2000, help="Faces per emotion to edit or use (a seeded subsample when there are more).")
+@click.option("--seed", type=int, default=0, help="Seed of the subsamples and KID subsets.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @user_errors
-def evaluate_command(run, data, evaluator, evaluator_model, evaluator_epochs, evaluator_seed, sources_split, as_json,
-                     quiet) -> None:
-    """Target hit rate by an independent evaluator (beside its recall on real faces) and, on
-    the built-in faces, pixel error against the ground-truth expression render."""
+def evaluate_command(target, data, evaluator, evaluator_model, evaluator_epochs, evaluator_seed, sources_split,
+                     n_per_emotion, seed, as_json, quiet) -> None:
+    """Measure a fergan train run (its generator edits real source faces) or a synthetic folder
+    written by fergan synthesize, per target emotion: hit rate by an independent evaluator beside
+    its recall on real faces, KID/FID against real test faces beside the real-train floor, and
+    change from the source face (on the built-in faces: error against the true render).
+    Writes metrics.json and metrics.png into the run or synthetic folder."""
     import json
 
-    from ferganaug.data.spec import load_dataset
-    from ferganaug.evaluate import evaluate_generator, format_generator_report, train_evaluator
-    from ferganaug.synth import load_generator_file
-    from ferganaug.utils.files import atomic_write_json
+    from ferganaug.evaluate import evaluate_path, format_generator_report
 
-    gen = load_generator_file(run)
-    spec = data or gen.data_spec
-    if spec is None:
-        raise click.UsageError("the generator has no run folder naming its data; give --data SPEC")
-    run_dir = Path(gen.path).parent
-    if evaluator is None:
-        folder = run_dir / f"evaluator-{evaluator_model}-seed{evaluator_seed}"
-        evaluator = folder / "model.pt"
-        if not evaluator.is_file():
-            evaluator = train_evaluator(spec, folder, evaluator_model, evaluator_epochs, evaluator_seed,
-                                        progress=not quiet)
-    report = evaluate_generator(gen.model, gen.source_emotions, load_dataset(spec), evaluator, sources_split)
-    report["generator"] = {"path": gen.path, "step": gen.step}
-    atomic_write_json(run_dir / "generator_metrics.json", report)
-    click.echo(json.dumps(report, indent=2) if as_json else format_generator_report(report))
-    click.echo(str(run_dir / "generator_metrics.json"))
+    report, json_path, png_path = evaluate_path(
+        target, data=data, evaluator=evaluator, evaluator_model=evaluator_model, evaluator_epochs=evaluator_epochs,
+        evaluator_seed=evaluator_seed, sources_split=sources_split, n_per_emotion=n_per_emotion, seed=seed,
+        progress=not quiet,
+    )
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    else:
+        click.echo(format_generator_report(report))
+        click.echo(f"sheet: {png_path}")
+    click.echo(str(json_path))
 
 
 if __name__ == "__main__":

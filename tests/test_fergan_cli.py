@@ -151,7 +151,8 @@ def test_evaluate_reports_hit_rate_and_truth_error(gan_run):
     for row in report["per_emotion"].values():
         assert 0.0 <= row["hit_rate"] <= 1.0 and row["mae_vs_truth"] >= 0
     assert report["summary"]["evaluator"]["model"] == "basic-cnn"
-    assert result.output.rstrip().endswith("generator_metrics.json")
+    assert result.output.rstrip().endswith("metrics.json")
+    assert __import__("os").path.isfile(f"{gan_run}/metrics.png")
 
 
 def test_identity_generator_scores_exactly_the_unchanged_source(gan_run):

@@ -1,12 +1,14 @@
 """The conditional expression GAN: networks, losses, the frozen seam, training steps, resume."""
 
+import json
+
 import pytest
 import torch
 import torch.nn as nn
 
 from ferganaug.emotions import EMOTIONS
 from ferganaug.gan.expression import ClassOrderError, FrozenExpressionClassifier
-from ferganaug.gan.losses import feature_matching_loss, group_means, lsgan_discriminator_loss, mask_regularisation
+from ferganaug.gan.losses import confident_cross_entropy, feature_matching_loss, group_means, lsgan_discriminator_loss, mask_regularisation
 from ferganaug.gan.networks import Generator, PatchDiscriminator
 from ferganaug.gan.train import DivergenceError, GANConfig, GANTrainer
 from ferganaug.utils.checkpoints import read_checkpoint_file
@@ -184,3 +186,22 @@ def test_residual_colour_keeps_the_source_where_it_paints_no_change():
     assert torch.allclose(out, x, atol=1e-5)
     with pytest.raises(ValueError, match="unknown colour mode 'neon'"):
         Generator(colour="neon")
+
+
+def test_confident_cross_entropy_stops_at_the_confidence_and_is_plain_ce_at_zero():
+    # target probability 0.9 (confident enough) and 0.5 (not): logits giving exactly those
+    logits = torch.log(torch.tensor([[0.9, 0.1], [0.5, 0.5]]))
+    target = torch.tensor([0, 0])
+    plain = (-torch.log(torch.tensor(0.9)) - torch.log(torch.tensor(0.5))) / 2
+    assert torch.isclose(confident_cross_entropy(logits, target, 0.0), plain)
+    # at confidence 0.8: the first face costs nothing, the second log(0.8) - log(0.5)
+    expected = (torch.log(torch.tensor(0.8)) - torch.log(torch.tensor(0.5))) / 2
+    assert torch.isclose(confident_cross_entropy(logits, target, 0.8), expected)
+
+
+def test_new_loss_options_train_finite_steps(tmp_path):
+    trainer = _trainer(tmp_path, steps=2, w_change=5.0, expr_confidence=0.9, d_augment=True)
+    trainer.fit()
+    last = json.loads((tmp_path / "run" / "stats.jsonl").read_text().splitlines()[-1])
+    assert last["step"] == 2 and last["g_change"] > 0
+    assert all(torch.isfinite(p).all() for p in trainer.generator.parameters())

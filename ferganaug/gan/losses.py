@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -12,6 +14,16 @@ def lsgan_discriminator_loss(real_scores: torch.Tensor, fake_scores: torch.Tenso
 
 def lsgan_generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
     return (fake_scores - 1).pow(2).mean()
+
+
+def confident_cross_entropy(logits: torch.Tensor, target: torch.Tensor, confidence: float = 0.0) -> torch.Tensor:
+    """Cross-entropy that stops pushing once the classifier gives the target probability
+    ``confidence``: past that point plain cross-entropy keeps rewarding an ever stronger
+    expression, which the generator delivers as caricature. ``confidence=0`` is plain CE."""
+    per_face = F.cross_entropy(logits.float(), target, reduction="none")
+    if confidence <= 0:
+        return per_face.mean()
+    return F.relu(per_face + math.log(confidence)).mean()
 
 
 def group_means(x: torch.Tensor, labels: torch.Tensor, num_groups: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -16,7 +16,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
 from ferganaug.data.augment import AugmentConfig, augment_batch, to_model_input
@@ -24,6 +23,7 @@ from ferganaug.data.dataset import FaceDataset
 from ferganaug.emotions import EMOTIONS, EMOTION_INDEX
 from ferganaug.gan.expression import FrozenExpressionClassifier
 from ferganaug.gan.losses import (
+    confident_cross_entropy,
     feature_matching_loss,
     lsgan_discriminator_loss,
     lsgan_generator_loss,
@@ -61,6 +61,9 @@ class GANConfig:
     w_id: float = 5.0
     w_mask: float = 5.0
     w_r1: float = 0.0
+    w_change: float = 0.0  # L1 between edit and source: the smallest edit that shows the expression
+    expr_confidence: float = 0.0  # expression loss stops at this target probability (0: plain CE)
+    d_augment: bool = False  # DiffAugment: D judges shifted/mirrored views of real and fake alike
     mask_min_area: float = 0.01
     mask_max_area: float = 0.12  # expressions move brows, lids, nose and mouth: a small part of a face
     ema_decay: float = 0.999
@@ -212,8 +215,8 @@ class GANTrainer:
             fake, mask = self.generator(batch["source"], self._condition(batch, "target"))
         real = batch["real"].requires_grad_(c.w_r1 > 0)
         with ac:
-            real_scores, _ = self.discriminator(real, batch["target"])
-            fake_scores, _ = self.discriminator(fake.detach(), batch["target"])
+            real_scores, _ = self.discriminator(self._d_view(real), batch["target"])
+            fake_scores, _ = self.discriminator(self._d_view(fake.detach()), batch["target"])
         loss_d = lsgan_discriminator_loss(real_scores.float(), fake_scores.float())
         r1 = r1_penalty(real_scores, real) if c.w_r1 > 0 else torch.zeros((), device=self.device)
         total_d = loss_d + c.w_r1 * r1
@@ -224,9 +227,9 @@ class GANTrainer:
 
         # Generator, judged by the just-updated discriminator.
         with ac:
-            fake_scores, fake_features = self.discriminator(fake, batch["target"])
+            fake_scores, fake_features = self.discriminator(self._d_view(fake), batch["target"])
             with torch.no_grad():
-                _, real_features = self.discriminator(batch["real"].detach(), batch["target"])
+                _, real_features = self.discriminator(self._d_view(batch["real"].detach()), batch["target"])
             # The frozen classifier judges a randomly shifted/mirrored view of the fake, so the
             # generator cannot win with pixel-exact adversarial textures (DiffAugment-style).
             logits = self.classifier(self._jitter(fake))
@@ -235,12 +238,14 @@ class GANTrainer:
         terms = {
             "adv": lsgan_generator_loss(fake_scores.float()),
             "fm": feature_matching_loss(fake_features, real_features, batch["target"], batch["target"], len(EMOTIONS)),
-            "expr": F.cross_entropy(logits.float(), batch["target"]),
+            "expr": confident_cross_entropy(logits, batch["target"], c.expr_confidence),
             "cycle": (back.float() - batch["source"]).abs().mean(),
             "id": (same.float() - batch["source"]).abs().mean(),
             "mask": mask_regularisation(mask, c.mask_min_area, c.mask_max_area),
+            "change": (fake.float() - batch["source"]).abs().mean(),
         }
-        weights = {"adv": c.w_adv, "fm": c.w_fm, "expr": c.w_expr, "cycle": c.w_cycle, "id": c.w_id, "mask": c.w_mask}
+        weights = {"adv": c.w_adv, "fm": c.w_fm, "expr": c.w_expr, "cycle": c.w_cycle, "id": c.w_id, "mask": c.w_mask,
+                   "change": c.w_change}
         total_g = sum(weights[k] * v for k, v in terms.items())
         self._check_finite("generator", total_g)
         self.opt_g.zero_grad(set_to_none=True)
@@ -264,6 +269,11 @@ class GANTrainer:
     def _jitter(self, faces: torch.Tensor) -> torch.Tensor:
         views = augment_batch((faces.float() + 1) / 2, CLASSIFIER_VIEWS, self.sample_rng)
         return self.path.prepare_input(views * 2 - 1)
+
+    def _d_view(self, faces: torch.Tensor) -> torch.Tensor:
+        """What the discriminator sees: with ``d_augment``, real and fake alike are randomly
+        shifted and mirrored (differentiably), so 121 real disgust faces are not memorised."""
+        return self._jitter(faces) if self.config.d_augment else faces
 
     def _check_finite(self, which: str, loss: torch.Tensor) -> None:
         if not torch.isfinite(loss):

@@ -1,0 +1,61 @@
+"""The independent evaluator classifier: given, found where an earlier evaluation left it, or
+trained on the real training split (another design and seed than the GAN's loss classifier)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from classifiers.registry import list_models
+from classifiers.train import TrainConfig
+from classifiers.workflow import DataOptions, run_training
+from ferganaug.data.errors import DataError
+
+log = logging.getLogger(__name__)
+
+
+def train_evaluator(spec: str, out_dir: Path, model: str = "resnet-baseline", epochs: int = 12, seed: int = 1,
+                    progress: bool = True, precision: str = "auto") -> Path:
+    """An evaluator classifier trained on the real training split only (another design and
+    seed than the GAN's loss classifier)."""
+    config = TrainConfig(model=model, epochs=epochs, seed=seed, scheduler="cosine", precision=precision)
+    run_dir, _ = run_training(config, DataOptions(spec=spec), run_dir=Path(out_dir), progress=progress)
+    return run_dir / "model.pt"
+
+
+def evaluator_folder(home: str | Path, model: str, seed: int) -> Path:
+    """Where an automatic evaluator lives: ``HOME/evaluator-<model>-seed<seed>``."""
+    return Path(home) / f"evaluator-{model}-seed{seed}"
+
+
+def resolve_evaluator(
+    checkpoint: str | Path | None, spec: str, home: str | Path, model: str = "resnet-baseline", epochs: int = 12,
+    seed: int = 1, progress: bool = True, precision: str = "auto",
+) -> tuple[Path, bool]:
+    """(evaluator checkpoint, trained now?): ``checkpoint`` when given; else the one an earlier
+    evaluation trained in ``HOME/evaluator-<model>-seed<seed>`` (refused when it was trained on
+    other data than ``spec``); else a new one trained there on ``spec``'s training split."""
+    if checkpoint is not None:
+        return Path(checkpoint), False
+    if model not in list_models():
+        raise DataError(f"unknown evaluator model '{model}'; valid names: {', '.join(list_models())}")
+    folder = evaluator_folder(home, model, seed)
+    found = folder / "model.pt"
+    if found.is_file():
+        trained_on = _trained_on(folder)
+        if trained_on is not None and trained_on != spec:
+            raise DataError(
+                f"{folder} holds an evaluator trained on '{trained_on}', not on '{spec}'; give --evaluator CKPT, "
+                f"another --evaluator-seed, or --data '{trained_on}'"
+            )
+        return found, False
+    log.info("training the evaluator (%s, seed %d, %d epochs) on '%s' into %s", model, seed, epochs, spec, folder)
+    return train_evaluator(spec, folder, model, epochs, seed, progress, precision), True
+
+
+def _trained_on(folder: Path) -> str | None:
+    try:
+        return json.loads((folder / "config.json").read_text())["data"]["spec"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None

@@ -1,0 +1,108 @@
+"""The ``metrics.png`` sheet: sample faces per emotion above bar charts of hit rate vs the
+evaluator's real recall, KID with its real-vs-real floor, and the change from the source."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: never needs a display
+import matplotlib.pyplot as plt
+import numpy as np
+
+from ferganaug.utils.files import atomic_write_bytes
+
+_GAP = 2
+
+
+def _canvas(images: np.ndarray) -> np.ndarray:
+    rows, cols, h, w = images.shape
+    canvas = np.full((rows * (h + _GAP) + _GAP, cols * (w + _GAP) + _GAP), 255, dtype=np.uint8)
+    for r in range(rows):
+        for c in range(cols):
+            top, left = _GAP + r * (h + _GAP), _GAP + c * (w + _GAP)
+            canvas[top : top + h, left : left + w] = images[r, c]
+    return canvas
+
+
+def _grid_panel(ax, grid) -> None:
+    images = grid.images.numpy()
+    rows, cols, h, w = images.shape
+    ax.imshow(_canvas(images), cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+    ax.set_xticks([_GAP + c * (w + _GAP) + w / 2 for c in range(cols)], grid.col_labels, fontsize=8)
+    ax.set_yticks([_GAP + r * (h + _GAP) + h / 2 for r in range(rows)], grid.row_labels, fontsize=7)
+    ax.tick_params(length=0)
+    ax.xaxis.tick_top()
+    for side in ax.spines.values():
+        side.set_visible(False)
+
+
+def _values(rows: list[dict], get) -> np.ndarray:
+    return np.array([np.nan if get(r) is None else get(r) for r in rows], dtype=float)
+
+
+def _missing(ax, x, values, text="n/a") -> None:
+    for xi, v in zip(x, values):
+        if np.isnan(v):
+            ax.text(xi, 0, text, ha="center", va="bottom", fontsize=7, color="grey", rotation=90)
+
+
+def plot_metrics(report: dict, grid, path: str | Path) -> None:
+    emotions = list(report["per_emotion"])
+    rows = list(report["per_emotion"].values())
+    x = np.arange(len(emotions))
+    fig = plt.figure(figsize=(13, 9.5 if grid is not None else 4.5))
+    spec = fig.add_gridspec(2 if grid is not None else 1, 3, height_ratios=[1.4, 1] if grid is not None else [1])
+    if grid is not None:
+        _grid_panel(fig.add_subplot(spec[0, :]), grid)
+    bottom = 1 if grid is not None else 0
+
+    ax = fig.add_subplot(spec[bottom, 0])
+    hit = _values(rows, lambda r: r["hit_rate"]) * 100
+    recall = _values(rows, lambda r: r["evaluator_recall_on_real"]) * 100
+    ax.bar(x - 0.2, hit, 0.4, label="hit rate (synthetic)")
+    ax.bar(x + 0.2, recall, 0.4, label="evaluator recall (real test)", color="grey")
+    _missing(ax, x + 0.2, recall)
+    ax.set(ylim=(0, 125), ylabel="%", title="target hit rate vs real recall")
+
+    ax_kid = fig.add_subplot(spec[bottom, 1])
+    kid = _values(rows, lambda r: r["kid"]["value"])
+    floor = _values(rows, lambda r: r["kid"]["floor"])
+    ax_kid.bar(x, kid, 0.6, label="synthetic vs real test", color="tab:orange")
+    ax_kid.hlines(floor, x - 0.35, x + 0.35, colors="black", linewidth=2, label="floor: real train vs real test")
+    _missing(ax_kid, x, kid)
+    ax_kid.set(title="KID (evaluator features)")
+
+    ax_pix = fig.add_subplot(spec[bottom, 2])
+    change = _values(rows, lambda r: r["pixel_change"])
+    bars = [("change from source", change, "tab:blue")]
+    if any("mae_vs_truth" in r for r in rows):
+        bars += [("MAE vs ground truth", _values(rows, lambda r: r.get("mae_vs_truth")), "tab:green"),
+                 ("MAE source vs ground truth", _values(rows, lambda r: r.get("mae_source_vs_truth")), "grey")]
+    width = 0.8 / len(bars)
+    for i, (label, values, colour) in enumerate(bars):
+        ax_pix.bar(x - 0.4 + width * (i + 0.5), values, width, label=label, color=colour)
+    _missing(ax_pix, x, change)
+    top = max([np.nanmax(v) for _, v, _ in bars if not np.isnan(v).all()] or [1.0]) or 1.0
+    ax_pix.set_ylim(0, top * 1.6)  # room for the legends
+    if any("mask_area" in r for r in rows):
+        ax_mask = ax_pix.twinx()
+        ax_mask.plot(x, _values(rows, lambda r: r.get("mask_area")) * 100, "k^", label="mask area (right axis)")
+        ax_mask.set(ylim=(0, 100), ylabel="mask area (%)")
+        ax_mask.legend(fontsize=7, loc="upper left")
+    ax_pix.set(ylabel="mean |grey-level difference|", title="identity: pixel change")
+
+    for a in (ax, ax_kid, ax_pix):
+        a.set_xticks(x, emotions, rotation=30, ha="right", fontsize=8)
+        a.grid(axis="y", alpha=0.3)
+        a.legend(fontsize=7, loc="upper right")
+    s = report["summary"]
+    fig.suptitle(f"fergan evaluate ({report.get('kind', 'generator')}): mean hit rate "
+                 f"{(s['mean_hit_rate'] or 0) * 100:.1f}%, evaluator {s['evaluator']['model']}", fontsize=10)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90)
+    plt.close(fig)
+    atomic_write_bytes(path, buffer.getvalue())

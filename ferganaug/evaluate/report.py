@@ -1,0 +1,84 @@
+"""The evaluation for people: a terminal table, ``metrics.json`` and the ``metrics.png`` sheet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ferganaug.utils.files import atomic_write_json
+
+METRICS_JSON = "metrics.json"
+METRICS_PNG = "metrics.png"
+
+
+def _pct(v) -> str:
+    return "-" if v is None else f"{v * 100:.1f}%"
+
+
+def _num(v, fmt: str = ".3g") -> str:
+    return "-" if v is None else format(v, fmt)
+
+
+def format_generator_report(report: dict) -> str:
+    """A table with one row per target emotion, the reasons for any missing distance, and
+    summary lines (works for generator and synthetic-folder reports)."""
+    rows = report["per_emotion"]
+    columns = [
+        ("target", 9, lambda e, r: e),
+        ("n", 6, lambda e, r: str(r["n"])),
+        ("n test", 7, lambda e, r: str(r["n_sets"]["real_test"])),
+        ("hit rate", 9, lambda e, r: _pct(r["hit_rate"])),
+        ("real recall", 12, lambda e, r: _pct(r["evaluator_recall_on_real"])),
+        ("KID", 9, lambda e, r: _num(r["kid"]["value"])),
+        ("KID floor", 10, lambda e, r: _num(r["kid"]["floor"])),
+        ("FID", 8, lambda e, r: _num(r["fid"]["value"])),
+        ("FID floor", 10, lambda e, r: _num(r["fid"]["floor"])),
+        ("pixel chg", 10, lambda e, r: _num(r["pixel_change"], ".2f")),
+    ]
+    if any("mask_area" in r for r in rows.values()):
+        columns.append(("mask", 7, lambda e, r: _pct(r.get("mask_area"))))
+    if any("mae_vs_truth" in r for r in rows.values()):
+        columns += [("MAE truth", 10, lambda e, r: _num(r.get("mae_vs_truth"), ".2f")),
+                    ("MAE source", 11, lambda e, r: _num(r.get("mae_source_vs_truth"), ".2f"))]
+    lines = [" ".join(f"{h:<{w}}" if i == 0 else f"{h:>{w}}" for i, (h, w, _) in enumerate(columns))]
+    for emotion, r in rows.items():
+        lines.append(" ".join(f"{f(emotion, r):<{w}}" if i == 0 else f"{f(emotion, r):>{w}}"
+                              for i, (_, w, f) in enumerate(columns)))
+    missing: dict[str, list[str]] = {}
+    for metric in ("kid", "fid"):
+        for key, what in (("reason", ""), ("floor_reason", " floor")):
+            for emotion, r in rows.items():
+                if r[metric][key]:
+                    missing.setdefault(f"{metric.upper()}{what} ({r[metric][key]})", []).append(emotion)
+    for why, emotions in missing.items():
+        lines.append(f"- {why}: {', '.join(emotions)}")
+    s = report["summary"]
+    ev = s["evaluator"]
+    if report.get("kind") == "synthetic":
+        what = f"{sum(r['n'] for r in rows.values())} of {s['n_synthetic']} synthetic faces"
+    else:
+        what = f"edits of {s['n_sources']} {s['sources_split']} sources"
+    lines.append(f"mean target hit rate {_pct(s['mean_hit_rate'])} over {what} (evaluator {ev['model']}, "
+                 f"real test accuracy {_pct(ev['real_test_accuracy'])}, mean real recall "
+                 f"{_pct(s['mean_evaluator_recall_on_real'])})")
+    if s.get("mean_kid") is not None:
+        lines.append(f"mean KID {s['mean_kid']:.3g} vs {s['mean_kid_floor']:.3g} for real train vs test "
+                     f"({s['n_emotions_with_kid']} emotions; {s['feature_space']})")
+    if s.get("mean_pixel_change") is not None:
+        mask = f", mean mask area {_pct(s['mean_mask_area'])}" if s.get("mean_mask_area") is not None else ""
+        lines.append(f"mean grey-level change from the source {s['mean_pixel_change']:.2f}{mask}")
+    if s.get("mae_reduction") is not None:
+        lines.append(f"pixel MAE vs ground truth {s['mae_vs_truth']:.2f} vs {s['mae_source_vs_truth']:.2f} for the "
+                     f"unchanged source (reduction {s['mae_reduction'] * 100:.1f}%)")
+    if s.get("note"):
+        lines.append(f"note: {s['note']}")
+    return "\n".join(lines)
+
+
+def write_metrics(report: dict, out_dir: str | Path, grid=None) -> tuple[Path, Path]:
+    """Write ``metrics.json`` and the ``metrics.png`` sheet into ``out_dir``; returns both paths."""
+    from ferganaug.evaluate.plots import plot_metrics  # matplotlib only when a sheet is drawn
+
+    out_dir = Path(out_dir)
+    atomic_write_json(out_dir / METRICS_JSON, report)
+    plot_metrics(report, grid, out_dir / METRICS_PNG)
+    return out_dir / METRICS_JSON, out_dir / METRICS_PNG

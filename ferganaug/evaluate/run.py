@@ -1,0 +1,106 @@
+"""`fergan evaluate RUN_OR_SYNTHETIC_DIR` as one library call: find out what the argument is,
+load the real data and the evaluator (training it when needed), measure, and write
+``metrics.json`` and ``metrics.png`` (into the run folder, or into the synthetic folder)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from ferganaug.data.errors import DataError
+from ferganaug.data.spec import load_dataset
+from ferganaug.evaluate.evaluator import resolve_evaluator
+from ferganaug.evaluate.inputs import evaluation_kind, load_real_data, read_synthetic_folder
+from ferganaug.evaluate.measure import DEFAULT_N_PER_EMOTION, measure_generator, measure_synthetic
+from ferganaug.evaluate.report import write_metrics
+
+log = logging.getLogger(__name__)
+
+LOSS_CLASSIFIER_DIR = "expression-classifier"  # where fergan train keeps its own classifier
+
+
+def evaluate_path(
+    target: str | Path,
+    *,
+    data: str | None = None,
+    evaluator: str | Path | None = None,
+    evaluator_model: str = "resnet-baseline",
+    evaluator_epochs: int = 12,
+    evaluator_seed: int = 1,
+    evaluator_precision: str = "auto",
+    sources_split: str = "test",
+    n_per_emotion: int = DEFAULT_N_PER_EMOTION,
+    seed: int = 0,
+    progress: bool = True,
+) -> tuple[dict, Path, Path]:
+    """Evaluate a `fergan train` run (or its generator.pt) or a `fergan synthesize` folder;
+    returns the report and the paths of metrics.json and metrics.png.
+
+    ``data`` is the real dataset (default: the generator's training data, or the synthetic
+    folder's source data); without ``evaluator`` one is found or trained in
+    ``<generator run>/evaluator-<model>-seed<seed>`` (a synthetic folder whose generator run
+    is not at hand keeps it in the folder itself), with ``evaluator_precision`` ("auto" measures
+    the fastest path; "fp32" skips the probe)."""
+    loaded: dict[str, object] = {}
+
+    def load(spec: str):
+        if spec not in loaded:
+            loaded[spec] = load_dataset(spec)
+        return loaded[spec]
+
+    if evaluation_kind(target) == "generator":
+        # synth owns "a generator from a run folder" (a layer-2 peer; imported here only)
+        from ferganaug.synth import load_generator_file
+
+        gen = load_generator_file(target)
+        spec = data or gen.data_spec
+        if spec is None:
+            raise DataError(f"{gen.path} has no run folder naming its training data; give --data SPEC")
+        out_dir = home = Path(gen.path).parent
+        real = load_real_data(spec, load)
+        checkpoint, trained = resolve_evaluator(evaluator, spec, home, evaluator_model, evaluator_epochs,
+                                                evaluator_seed, progress, evaluator_precision)
+        report, grid = measure_generator(gen.model, gen.source_emotions, real, checkpoint, sources_split,
+                                         n_per_emotion, seed, progress)
+        report["generator"] = {"path": gen.path, "step": gen.step}
+        runs = [home]
+    else:
+        folder = read_synthetic_folder(target, load=load)
+        spec = data or (folder.source_specs[0] if len(folder.source_specs) == 1 else None)
+        if spec is None:
+            named = f"names {len(folder.source_specs)} source datasets" if folder.source_specs else "names no source_spec"
+            raise DataError(f"{folder.path}: its manifest {named}; give the real data with --data SPEC")
+        out_dir = folder.path
+        home = folder.generator_run or folder.path
+        real = load_real_data(spec, load)
+        checkpoint, trained = resolve_evaluator(evaluator, spec, home, evaluator_model, evaluator_epochs,
+                                                evaluator_seed, progress, evaluator_precision)
+        report, grid = measure_synthetic(folder, real, checkpoint, n_per_emotion, seed, progress)
+        report["synthetic"] = {"path": str(folder.path), "rows": len(folder.faces), "generators": list(folder.generators),
+                               "steps": list(folder.steps), "source_specs": list(folder.source_specs)}
+        runs = [folder.generator_run] if folder.generator_run else []
+    report["data"] = spec
+    ev = report["summary"]["evaluator"]
+    ev["trained_here"] = trained
+    ev["is_loss_classifier"] = any(_is_loss_classifier(checkpoint, run) for run in runs)
+    if ev["is_loss_classifier"]:
+        log.warning("the evaluator %s is the GAN's own loss classifier: its hit rate is no independent evidence",
+                    checkpoint)
+    json_path, png_path = write_metrics(report, out_dir, grid)
+    return report, json_path, png_path
+
+
+def _is_loss_classifier(checkpoint: str | Path, run_dir: Path) -> bool:
+    """Whether ``checkpoint`` is the classifier a `fergan train` run trained its generator against."""
+    def resolved(p) -> Path:
+        p = Path(p)
+        return (p / "model.pt" if p.is_dir() else p).resolve()
+
+    known = [run_dir / LOSS_CLASSIFIER_DIR / "model.pt"]
+    try:
+        known.append(Path(json.loads((run_dir / "config.json").read_text())["expression_classifier"]["checkpoint"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    mine = resolved(checkpoint)
+    return any(resolved(k) == mine for k in known)
