@@ -95,6 +95,7 @@ def data_info_command(data: str, as_json: bool, skip_bad: bool, cache_dir: str |
 @click.option("--augment-with", type=click.Path(exists=True, file_okay=False), default=None, metavar="DIR", help="Synthetic folder added to the training split only.")
 @click.option("--augment-cap", type=click.IntRange(min=1), default=None, help="At most this many synthetic faces per emotion.")
 @click.option("--augment-ratio", type=click.FloatRange(min=0, min_open=True), default=None, help="At most RATIO x the real training count per emotion.")
+@click.option("--augment-emotions", default=None, metavar="LIST", help="Only these emotions' synthetic faces are added (comma-separated) [default: all].")
 @click.option("--seed", type=int, default=0, help="Seed for weights, sampling and augmentation.")
 @click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto", help="auto measures the candidates and keeps the fastest.")
 @click.option("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
@@ -155,10 +156,13 @@ def _train_config(opts: dict):
 
 def _data_options(opts: dict):
     from classifiers.workflow import DataOptions
+    from ferganaug.emotions import parse_emotions
 
+    emotions = opts.get("augment_emotions")
     return DataOptions(
         spec=opts["data"], augment_with=opts["augment_with"], augment_cap=opts["augment_cap"],
         augment_ratio=opts["augment_ratio"], skip_bad=opts["skip_bad"], cache_dir=opts["cache_dir"],
+        augment_emotions=tuple(parse_emotions(emotions)) if emotions else None,
     )
 
 

@@ -15,7 +15,7 @@ from classifiers.checkpoint import load_classifier, save_model
 from classifiers.inference import fold_batchnorm, measure_latency, predict_logits
 from classifiers.metrics import classification_report
 from classifiers.plots import plot_confusion, plot_curves
-from classifiers.train import TrainConfig, Trainer, TrainData, split_train_val
+from classifiers.train import TrainConfig, TrainData, Trainer, split_train_val
 from ferganaug.data.audit import leak_free_mask
 from ferganaug.data.dataset import SPLIT_INDEX, FaceDataset, concat
 from ferganaug.data.errors import DataError
@@ -39,26 +39,64 @@ class DataOptions:
     augment_ratio: float | None = None  # at most ratio x the real training count per emotion
     skip_bad: bool = False
     cache_dir: str | None = None
+    augment_emotions: tuple[str, ...] | None = None  # only these emotions' synthetic faces; None = all
+    augment_per_class: tuple[int | None, ...] | None = None  # at most this many per class (class order)
+
+    def __post_init__(self) -> None:
+        # config.json stores vars(options); JSON hands tuples back as lists, so --resume needs this.
+        for name in ("augment_emotions", "augment_per_class"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, tuple):
+                object.__setattr__(self, name, tuple(value))
+
+
+def _left_out(options: DataOptions, c: int, name: str) -> bool:
+    """True when the options ask for no synthetic faces of this class at all."""
+    if options.augment_emotions is not None and name not in options.augment_emotions:
+        return True
+    return options.augment_per_class is not None and options.augment_per_class[c] == 0
+
+
+def _synthetic_limits(train: FaceDataset, options: DataOptions) -> list[int | None]:
+    """Per-class limit on synthetic faces: the smallest of cap, ratio x real count and the
+    per-class amount; 0 for emotions not chosen; None where nothing limits."""
+    names = train.class_names
+    real_counts = train.class_counts()
+    per_class = options.augment_per_class
+    if per_class is not None and len(per_class) != len(names):
+        raise DataError(f"augment_per_class has {len(per_class)} entries; expected one per class ({', '.join(names)})")
+    unknown = sorted(set(options.augment_emotions or ()) - set(names))
+    if unknown:
+        raise DataError(f"augment_emotions {unknown} are not classes of the data ({', '.join(names)})")
+    if per_class is not None and any(v is not None and int(v) < 0 for v in per_class):
+        raise DataError(f"augment_per_class must be >= 0 (or None), got {list(per_class)}")
+    limits: list[int | None] = []
+    for c, name in enumerate(names):
+        if _left_out(options, c, name):
+            limits.append(0)
+            continue
+        candidates = [options.augment_cap, None if per_class is None else per_class[c]]
+        if options.augment_ratio is not None:
+            candidates.append(int(options.augment_ratio * real_counts[c]))
+        known = [int(v) for v in candidates if v is not None]
+        limits.append(min(known) if known else None)
+    return limits
 
 
 def add_synthetic(train: FaceDataset, synthetic: FaceDataset, options: DataOptions, seed: int) -> tuple[FaceDataset, dict]:
-    """Append synthetic faces to the training split only, limited per emotion by the cap and
-    by ratio x that emotion's real training count."""
+    """Append synthetic faces to the training split only, limited per emotion by the cap, by
+    ratio x that emotion's real training count and by the per-class amounts; emotions left
+    out of ``augment_emotions`` get none."""
     if len(synthetic) == 0:
         raise DataError(f"{options.augment_with}: the synthetic folder holds no images")
     real_counts = train.class_counts()
-    limits: list[int | None] = []
+    limits = _synthetic_limits(train, options)
     for c, name in enumerate(train.class_names):
-        if real_counts[c] == 0 and bool((synthetic.labels == c).any()):
+        if real_counts[c] == 0 and not _left_out(options, c, name) and bool((synthetic.labels == c).any()):
             raise DataError(
                 f"{options.augment_with}: has synthetic '{name}' faces but the training data has no '{name}' "
                 "faces to balance against"
             )
-        candidates = [options.augment_cap]
-        if options.augment_ratio is not None:
-            candidates.append(int(options.augment_ratio * real_counts[c]))
-        known = [v for v in candidates if v is not None]
-        limits.append(min(known) if known else None)
     extra = limit_per_class(synthetic, limits, seed + 104729)
     extra = FaceDataset(
         images=extra.images, labels=extra.labels,
@@ -93,8 +131,10 @@ def run_training(
     runs_root: str | Path = "runs/fer-classify",
     progress: bool = True,
     run_dir: Path | None = None,
+    with_predictions: bool = False,
 ) -> tuple[Path, dict]:
-    """Train, then evaluate on the test split; returns the run dir and the test report."""
+    """Train, then evaluate on the test split; returns the run dir and the test report
+    (with ``with_predictions``, also its per-item ``items``: see :func:`evaluate_model`)."""
     data, splits, facts = prepare_data(options, config.seed)
     if run_dir is None:
         run_dir = next_run_dir(runs_root, f"{config.model}-{_short_name(options.spec)}")
@@ -108,10 +148,10 @@ def run_training(
         "versions": {"torch": torch.__version__, "python": sys.version.split()[0]},
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     })
-    return _fit_and_finish(trainer, data, run_dir)
+    return _fit_and_finish(trainer, data, run_dir, with_predictions)
 
 
-def resume_training(run_dir: str | Path, progress: bool = True) -> tuple[Path, dict]:
+def resume_training(run_dir: str | Path, progress: bool = True, with_predictions: bool = False) -> tuple[Path, dict]:
     """Continue an interrupted run from checkpoints/last.pt with the same config and data."""
     run_dir = Path(run_dir)
     config_path = run_dir / "config.json"
@@ -128,7 +168,7 @@ def resume_training(run_dir: str | Path, progress: bool = True) -> tuple[Path, d
         trainer.load_state(last)
         _truncate_stats(run_dir / "stats.jsonl", trainer.epoch)
         log.info("resuming %s after epoch %d", run_dir, trainer.epoch)
-    return _fit_and_finish(trainer, data, run_dir)
+    return _fit_and_finish(trainer, data, run_dir, with_predictions)
 
 
 def _truncate_stats(path: Path, epochs_done: int) -> None:
@@ -137,21 +177,26 @@ def _truncate_stats(path: Path, epochs_done: int) -> None:
     atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in rows))
 
 
-def _fit_and_finish(trainer: Trainer, data: FaceDataset, run_dir: Path) -> tuple[Path, dict]:
+def _fit_and_finish(trainer: Trainer, data: FaceDataset, run_dir: Path, with_predictions: bool = False) -> tuple[Path, dict]:
     best_val = trainer.fit()
     save_model(run_dir / "model.pt", trainer.artifact({"best_val": best_val, "epochs_trained": trainer.epoch}))
     plot_curves(read_jsonl(run_dir / "stats.jsonl"), run_dir / "curves.png")
     report = {}
     if data.has_split("test"):
-        report = evaluate_model(trainer.model, data, "test", trainer.path, trainer.device)
-        atomic_write_json(run_dir / "test_metrics.json", report)
+        report = evaluate_model(trainer.model, data, "test", trainer.path, trainer.device,
+                                with_predictions=with_predictions)
+        atomic_write_json(run_dir / "test_metrics.json", {k: v for k, v in report.items() if k != "items"})
         plot_confusion(report["confusion"], report["class_names"], run_dir / "confusion.png",
                        title=f"{trainer.config.model} on {data.source} test")
     return run_dir, report
 
 
-def evaluate_model(model, data: FaceDataset, split: str, path, device, tta: str = "none", batch_size: int = 128) -> dict:
-    """Report on one split, plus the leak-free view (test copies of train images dropped)."""
+def evaluate_model(model, data: FaceDataset, split: str, path, device, tta: str = "none", batch_size: int = 128,
+                   with_predictions: bool = False) -> dict:
+    """Report on one split, plus the leak-free view (test copies of train images dropped).
+
+    ``with_predictions`` adds ``items``: per-item ``targets``, argmax ``predictions`` and the
+    ``leak_free`` mask (None without a train split), for bootstrap intervals over the items."""
     ds = data.split(split)
     if len(ds) == 0:
         raise DataError(f"dataset '{data.source}' has no '{split}' split")
@@ -160,6 +205,7 @@ def evaluate_model(model, data: FaceDataset, split: str, path, device, tta: str 
     report = classification_report(ds.labels, logits, ds.class_names, loss=loss)
     report["split"] = split
     report["tta"] = tta
+    keep = None
     if split != "train" and data.has_split("train"):
         keep = leak_free_mask(data, split)
         clean = classification_report(ds.labels[keep], logits[keep], ds.class_names)
@@ -167,6 +213,12 @@ def evaluate_model(model, data: FaceDataset, split: str, path, device, tta: str 
             "accuracy": clean["accuracy"], "macro_f1": clean["macro_f1"], "n": clean["n"],
             "dropped": int((~keep).sum()),
             "per_class_recall": {k: v["recall"] for k, v in clean["per_class"].items()},
+        }
+    if with_predictions:
+        report["items"] = {
+            "targets": ds.labels.tolist(),
+            "predictions": logits.argmax(dim=1).tolist(),
+            "leak_free": None if keep is None else keep.tolist(),
         }
     return report
 

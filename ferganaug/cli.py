@@ -178,5 +178,111 @@ def evaluate_command(target, data, evaluator, evaluator_model, evaluator_epochs,
     click.echo(str(json_path))
 
 
+def _study_option(parse_name: str):
+    """Callback running a ferganaug.study.conditions parser; imported on use so that
+    `fergan --help` does not load the classifiers."""
+
+    def callback(ctx, param, value):
+        if value is None:
+            return None
+        from ferganaug.study import conditions
+
+        try:
+            return getattr(conditions, parse_name)(value)
+        except ValueError as err:
+            raise click.BadParameter(str(err)) from None
+
+    return callback
+
+
+def _seed_list(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        seeds = tuple(int(s) for s in value.split(",") if s.strip())
+    except ValueError:
+        raise click.BadParameter(f"'{value}' is not a comma-separated list of whole numbers like 3,5,7") from None
+    if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
+        raise click.BadParameter(f"'{value}': give distinct seeds >= 0, like 3,5,7")
+    return seeds
+
+
+def _study_model(ctx, param, value):
+    from classifiers.registry import list_models
+
+    if value not in list_models():
+        raise click.BadParameter(f"unknown model '{value}'; expected one of {', '.join(list_models())}")
+    return value
+
+
+# Options that define a study; with --resume or --report-only they come from study.json instead.
+_STUDY_SETTINGS = ("data", "conditions", "synthetic", "emotions", "amounts", "seeds", "seed_list", "model", "epochs",
+                   "batch_size", "augment", "scheduler", "precision", "device", "out", "cache_dir")
+
+
+@main.command("study")
+@click.option("--data", default="builtin", metavar="SPEC", help="Dataset spec; every condition is scored on its test split.")
+@click.option("--conditions", default="all", callback=_study_option("parse_conditions"), metavar="LIST", help="Comma-separated: baseline, class-weights, oversample, synthetic, synthetic+class-weights, or all.")
+@click.option("--synthetic", type=click.Path(exists=True, file_okay=False), default=None, metavar="DIR", help="Folder written by fergan synthesize from the training split of --data (needed by the synthetic conditions).")
+@click.option("--emotions", default="disgust", callback=_emotions, metavar="LIST", help="Emotions whose synthetic faces are added.")
+@click.option("--amounts", default="median", callback=_study_option("parse_amounts"), metavar="LIST", help="Synthetic faces per chosen emotion, one condition group each: median (top up to the median real class count), xK (grow the class K-fold, e.g. x2) or a number.")
+@click.option("--seeds", type=click.IntRange(min=1), default=None, metavar="N", show_default="3", help="Train every condition with seeds 0..N-1 (the same seeds for all: paired).")
+@click.option("--seed-list", default=None, callback=_seed_list, metavar="LIST", help="Explicit seeds instead of --seeds, e.g. 3,5,7.")
+@click.option("--model", default="deep-cnn", callback=_study_model, help="Registered classifier design (fer-classify models); its recipe gives optimiser and learning rate.")
+@click.option("--epochs", type=click.IntRange(min=1), default=10)
+@click.option("--batch-size", type=click.IntRange(min=1), default=64)
+@click.option("--augment", type=click.Choice(["none", "light", "standard", "strong"]), default="standard", help="Augmentation preset.")
+@click.option("--scheduler", type=click.Choice(["none", "plateau", "onecycle", "cosine"]), default="cosine")
+@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto")
+@click.option("--device", default="auto")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, help="Cells trained at once, in separate processes sharing the cores.")
+@click.option("--bootstrap", type=click.IntRange(min=100), default=None, metavar="N", show_default="1000", help="Bootstrap resamples over test items.")
+@click.option("--out", type=click.Path(file_okay=False), default="runs/fergan-study", help="Folder of study folders.")
+@click.option("--resume", type=click.Path(exists=True, file_okay=False), default=None, metavar="STUDY_DIR", help="Run the unfinished cells of a study (its settings come from its study.json).")
+@click.option("--report-only", type=click.Path(exists=True, file_okay=False), default=None, metavar="STUDY_DIR", help="Rebuild results.json, report.md and the figures from the finished cells; no training.")
+@click.option("--cache-dir", type=click.Path(file_okay=False), default=None, help="Decoded-data cache folder.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.pass_context
+@user_errors
+def study_command(ctx, **o) -> None:
+    """Per-class augmentation study: train one recipe under each condition with the same
+    seeds, compare on the same test split (and its leak-free view) with intervals over seeds
+    and over test items, and say per chosen emotion whether synthetic faces helped, hurt or
+    stayed within noise - against the baseline and against the better of class weights and
+    oversampling. Writes STUDY/study.json, cells/, results.json, report.md and PNGs."""
+    from ferganaug.study import StudyConfig, create_study, format_summary, run_study, write_report
+
+    if o["resume"] and o["report_only"]:
+        raise click.UsageError("give --resume or --report-only, not both")
+    existing = o["resume"] or o["report_only"]
+    if existing:
+        given = [name for name in _STUDY_SETTINGS
+                 if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT]
+        if given:
+            click.echo(f"ignoring {', '.join('--' + n.replace('_', '-') for n in given)}: the study's settings come "
+                       f"from {Path(existing) / 'study.json'}", err=True)
+    if o["report_only"]:
+        study_dir = Path(o["report_only"])
+        results = write_report(study_dir, n_boot=o["bootstrap"])
+    else:
+        if o["resume"]:
+            study_dir = Path(o["resume"])
+        else:
+            if o["seeds"] is not None and o["seed_list"] is not None:
+                raise click.UsageError("give --seeds or --seed-list, not both")
+            config = StudyConfig(
+                data=o["data"], conditions=o["conditions"], synthetic=o["synthetic"], emotions=tuple(o["emotions"]),
+                amounts=tuple(a.label for a in o["amounts"]),
+                seeds=o["seed_list"] or tuple(range(o["seeds"] or 3)), model=o["model"], epochs=o["epochs"],
+                batch_size=o["batch_size"], augment=o["augment"], scheduler=o["scheduler"],
+                precision=o["precision"], device=o["device"], n_boot=o["bootstrap"] or 1000, cache_dir=o["cache_dir"],
+            )
+            study_dir = create_study(config, o["out"], argv=["fergan", *sys.argv[1:]])
+            click.echo(f"study folder: {study_dir}", err=True)
+        results = run_study(study_dir, jobs=o["jobs"], progress=not o["quiet"], n_boot=o["bootstrap"])
+    click.echo(format_summary(results))
+    click.echo(str(study_dir))
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,131 @@
+"""A study's settings as one frozen, JSON-round-trippable value (stored in study.json).
+
+Every cell shares one TrainConfig: the design's recipe (optimiser, learning rate, weight decay,
+label smoothing, ...) with the study's budget (epochs, batch size, augmentation, scheduler,
+precision) on top. Only the seed, the class weights and the sampler differ between cells, so
+a difference between conditions is the condition's doing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from classifiers.recipes import recipe_for
+from classifiers.registry import list_models
+from classifiers.train import TrainConfig
+from ferganaug.emotions import EMOTIONS, UnknownEmotionError, canonical_name
+from ferganaug.study.conditions import (
+    CONDITIONS,
+    SYNTHETIC_CONDITIONS,
+    Cell,
+    StudyError,
+    condition_names,
+    parse_amounts,
+    parse_conditions,
+)
+from ferganaug.utils.hardware import resolve_device
+
+# Recipe fields a study takes from the design (the rest is the study's budget or the condition's).
+_RECIPE_FIELDS = ("optimizer", "lr", "weight_decay", "betas", "momentum", "nesterov", "plateau_factor",
+                  "plateau_patience", "label_smoothing", "freeze_epochs")
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """What to compare, on what data, with what training budget."""
+
+    data: str = "builtin"
+    conditions: tuple[str, ...] = CONDITIONS
+    synthetic: str | None = None
+    emotions: tuple[str, ...] = ("disgust",)
+    amounts: tuple[str, ...] = ("median",)
+    seeds: tuple[int, ...] = (0, 1, 2)
+    model: str = "deep-cnn"
+    epochs: int = 10
+    batch_size: int = 64
+    augment: str = "standard"
+    scheduler: str = "cosine"
+    precision: str = "auto"
+    device: str = "auto"
+    n_boot: int = 1000
+    cache_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        # Normalise (lists from JSON, names in canonical order) and validate, so a StudyConfig
+        # that exists is one that can run.
+        set_ = object.__setattr__
+        set_(self, "conditions", parse_conditions(self.conditions))
+        set_(self, "amounts", tuple(a.label for a in parse_amounts(self.amounts)))
+        try:
+            chosen = {canonical_name(e) for e in self.emotions}
+        except UnknownEmotionError as err:
+            raise StudyError(str(err)) from None
+        if not chosen:
+            raise StudyError(f"no emotion chosen for synthetic faces; expected some of {', '.join(EMOTIONS)}")
+        set_(self, "emotions", tuple(e for e in EMOTIONS if e in chosen))
+        seeds = tuple(int(s) for s in self.seeds)
+        if not seeds:
+            raise StudyError("at least one seed is needed (--seeds N >= 1)")
+        if len(set(seeds)) != len(seeds):
+            raise StudyError(f"seeds must be distinct, got {list(seeds)}")
+        if any(s < 0 for s in seeds):
+            raise StudyError(f"seeds must be >= 0, got {list(seeds)}")
+        set_(self, "seeds", seeds)
+        if self.synthetic is None and any(c in SYNTHETIC_CONDITIONS for c in self.conditions):
+            wanted = [c for c in self.conditions if c in SYNTHETIC_CONDITIONS]
+            raise StudyError(f"condition(s) {', '.join(wanted)} need --synthetic DIR, a folder written by "
+                             "fergan synthesize")
+        if self.model not in list_models():
+            raise StudyError(f"unknown model '{self.model}'; expected one of {', '.join(list_models())}")
+        try:
+            resolve_device(self.device)
+        except (RuntimeError, ValueError) as err:
+            raise StudyError(f"--device {self.device}: {err}") from None
+        if self.n_boot < 1:
+            raise StudyError(f"n_boot must be at least 1, got {self.n_boot}")
+        self.train_config(self.seeds[0])  # TrainConfig validates epochs, scheduler, augment ...
+
+    @property
+    def uses_synthetic(self) -> bool:
+        return any(c in SYNTHETIC_CONDITIONS for c in self.conditions)
+
+    @property
+    def condition_names(self) -> tuple[str, ...]:
+        return condition_names(self.conditions, parse_amounts(self.amounts))
+
+    def train_config(self, seed: int = 0, class_weights: str | None = None, balanced_sampler: bool = False) -> TrainConfig:
+        """The shared recipe with one cell's seed, class weights and sampler."""
+        recipe = recipe_for(self.model)
+        values = {name: getattr(recipe, name) for name in _RECIPE_FIELDS}
+        try:
+            return TrainConfig(
+                model=self.model, epochs=self.epochs, batch_size=self.batch_size, augment=self.augment,
+                scheduler=self.scheduler, precision=self.precision, device=self.device, seed=seed,
+                class_weights=class_weights, balanced_sampler=balanced_sampler, **values,
+            )
+        except ValueError as err:
+            raise StudyError(str(err)) from None
+
+    def cell_train_config(self, cell: Cell) -> TrainConfig:
+        return self.train_config(cell.seed, cell.class_weights, cell.balanced_sampler)
+
+    def command(self, out: str | None = None) -> list[str]:
+        """A `fergan study` command line that plans this same study, every setting explicit."""
+        args = ["fergan", "study", "--data", self.data, "--conditions", ",".join(self.conditions)]
+        if self.synthetic:
+            args += ["--synthetic", self.synthetic, "--emotions", ",".join(self.emotions),
+                     "--amounts", ",".join(self.amounts)]
+        args += ["--seed-list", ",".join(map(str, self.seeds)), "--model", self.model, "--epochs", str(self.epochs),
+                 "--batch-size", str(self.batch_size), "--augment", self.augment, "--scheduler", self.scheduler,
+                 "--precision", self.precision, "--device", self.device, "--bootstrap", str(self.n_boot)]
+        if self.cache_dir:
+            args += ["--cache-dir", self.cache_dir]
+        return args + (["--out", str(out)] if out is not None else [])
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> StudyConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})

@@ -1,0 +1,138 @@
+"""Running a study's cells, in this process or in J spawned processes, and resuming.
+
+Each cell is a fer-classify run folder, STUDY/cells/<condition>/seed<k>, trained by
+``classifiers.workflow.run_training``. A cell is finished when its cell.json exists: it is
+written atomically and last, holding the test metrics and the per-item test predictions, so
+a half-finished cell can never be read as finished. An interrupted cell whose run folder has
+config.json is continued with ``resume_training`` (from checkpoints/last.pt, or from the
+start with the same seed); one interrupted before config.json is removed and started afresh.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import shutil
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+import torch
+
+from classifiers.train import TrainConfig
+from classifiers.workflow import DataOptions, resume_training, run_training
+from ferganaug.study.conditions import StudyError
+from ferganaug.study.plan import CELL_JSON, INVOCATIONS, check_synthetic_unchanged, load_study
+from ferganaug.study.report import write_report
+from ferganaug.utils.files import append_jsonl, atomic_write_text, read_jsonl
+from ferganaug.utils.hardware import cpu_info
+
+log = logging.getLogger(__name__)
+
+
+def cell_finished(study_dir: str | Path, cell: dict) -> bool:
+    return (Path(study_dir) / cell["path"] / CELL_JSON).is_file()
+
+
+def run_cell(study_dir: str | Path, cell: dict, progress: bool = False) -> dict:
+    """Train (or continue) one cell and write its cell.json; a finished cell is just read."""
+    run_dir = Path(study_dir) / cell["path"]
+    done = run_dir / CELL_JSON
+    if done.is_file():
+        return json.loads(done.read_text())
+    start = time.perf_counter()
+    resumed = (run_dir / "config.json").is_file()
+    if resumed:
+        _, report = resume_training(run_dir, progress=progress, with_predictions=True)
+    else:
+        if run_dir.exists():  # interrupted before config.json: nothing in it can be trusted or reused
+            shutil.rmtree(run_dir)
+        config = TrainConfig.from_dict(cell["train"])
+        options = DataOptions(**cell["data"])
+        _, report = run_training(config, options, run_dir=run_dir, progress=progress, with_predictions=True)
+    saved = json.loads((run_dir / "config.json").read_text())
+    record = {
+        "condition": cell["condition"],
+        "base": cell["base"],
+        "amount": cell["amount"],
+        "seed": cell["seed"],
+        "path": cell["path"],
+        "train": cell["train"],
+        "synthetic_added": saved["data"].get("synthetic_added", {}),
+        "train_size": saved["run"]["train_size"],
+        "train_class_counts": saved["run"]["train_class_counts"],
+        "numeric_path": saved["run"]["numeric_path"],
+        "train_seconds": sum(r.get("epoch_seconds", 0.0) for r in read_jsonl(run_dir / "stats.jsonl")),
+        "wall_seconds": time.perf_counter() - start,
+        "resumed": resumed,
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "report": {k: v for k, v in report.items() if k != "items"},
+        "items": report["items"],
+    }
+    atomic_write_text(done, _cell_json(record))
+    return record
+
+
+def _cell_json(record: dict) -> str:
+    """Indented JSON, but each per-item list on one line (thousands of numbers otherwise)."""
+    head = json.dumps({k: v for k, v in record.items() if k != "items"}, indent=2)
+    items = ",\n".join(f"    {json.dumps(k)}: {json.dumps(v, separators=(',', ':'))}"
+                       for k, v in record["items"].items())
+    return head[:-2] + ',\n  "items": {\n' + items + "\n  }\n}\n"
+
+
+def _init_worker(threads: int) -> None:
+    # J processes share the cores; without this each would start one thread per core.
+    torch.set_num_threads(threads)
+
+
+def _run_cells(study_dir: Path, cells: list[dict], jobs: int, progress: bool) -> None:
+    total = len(cells)
+    if jobs <= 1 or total <= 1:
+        for n, cell in enumerate(cells, start=1):
+            log.info("cell %d/%d: %s, seed %d", n, total, cell["condition"], cell["seed"])
+            run_cell(study_dir, cell, progress)
+        return
+    threads = max(1, int(cpu_info()["cores"] or 1) // jobs)
+    log.info("running %d cells in %d processes, %d torch thread(s) each", total, jobs, threads)
+    context = multiprocessing.get_context("spawn")  # fork would copy torch's thread pools and locks
+    with ProcessPoolExecutor(max_workers=min(jobs, total), mp_context=context, initializer=_init_worker,
+                             initargs=(threads,)) as pool:
+        futures = {pool.submit(run_cell, str(study_dir), cell, False): cell for cell in cells}
+        try:
+            for n, future in enumerate(as_completed(futures), start=1):
+                cell = futures[future]
+                future.result()
+                log.info("cell %d/%d finished: %s, seed %d", n, total, cell["condition"], cell["seed"])
+        except BrokenProcessPool:
+            raise StudyError(f"a cell's process died (out of memory? try fewer --jobs); finished cells are kept: "
+                             f"fergan study --resume {study_dir}") from None
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
+
+def run_study(study_dir: str | Path, jobs: int = 1, progress: bool = True, n_boot: int | None = None) -> dict:
+    """Run every unfinished cell of a planned study, then write results.json, report.md and
+    the figures; returns the results. Re-running a study only trains what is missing."""
+    study_dir = Path(study_dir)
+    study = load_study(study_dir)
+    remaining = [c for c in study["cells"] if not cell_finished(study_dir, c)]
+    if len(remaining) < len(study["cells"]):
+        log.info("%d of %d cells already finished; running the other %d",
+                 len(study["cells"]) - len(remaining), len(study["cells"]), len(remaining))
+    check_synthetic_unchanged(study, remaining)
+    started, clock = time.strftime("%Y-%m-%dT%H:%M:%S%z"), time.perf_counter()
+    try:
+        _run_cells(study_dir, remaining, jobs, progress)
+    finally:
+        append_jsonl(study_dir / INVOCATIONS, {
+            "argv": sys.argv, "jobs": jobs, "cells_to_run": len(remaining), "started": started,
+            "seconds": time.perf_counter() - clock,
+            "cells_finished": sum(cell_finished(study_dir, c) for c in remaining),
+        })
+    return write_report(study_dir, n_boot=n_boot)

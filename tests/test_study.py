@@ -1,0 +1,456 @@
+"""fergan study: amounts, per-class synthetic limits, the train-split-only rule, a tiny study end
+to end through click, resumption, parallel cells, report regeneration and bad inputs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from data_fixtures import random_faces, write_fer2013
+from PIL import Image
+from toy_data import toy_faces
+
+from classifiers import workflow
+from classifiers.workflow import DataOptions, add_synthetic, prepare_data
+from ferganaug.cli import main
+from ferganaug.data.errors import DataError
+from ferganaug.data.spec import load_dataset
+from ferganaug.emotions import EMOTION_INDEX, EMOTIONS
+from ferganaug.study import (
+    Amount,
+    StudyConfig,
+    StudyError,
+    create_study,
+    data_options,
+    faces_per_class,
+    load_study,
+    median_count,
+    parse_amount,
+    parse_amounts,
+    parse_conditions,
+    write_report,
+)
+from ferganaug.study.conditions import Cell
+from ferganaug.study.sources import check_synthetic_folder
+
+TINY = "builtin:train=280,val=70,test=140,seed=3"  # train counts 39, 4, 40, 70, 47, 31, 49: median 40
+FAST = ["--model", "basic-cnn", "--epochs", "1", "--batch-size", "32", "--augment", "none", "--precision", "fp32",
+        "--device", "cpu", "--bootstrap", "200", "--quiet"]
+
+
+def write_synthetic(root: Path, spec: str, counts: dict[str, int], *, source_spec: str | None = None,
+                    source: int | None = None, copy_test: bool = False, size: int = 48) -> Path:
+    """A folder like fergan synthesize writes: each face an "edit" (a grey-level shift) of a
+    training face of that emotion, with its manifest row naming the source row and spec."""
+    data = load_dataset(spec)
+    train, test = data.split("train"), data.split("test")
+    rows = []
+    for emotion, n in counts.items():
+        pool = (train.labels == EMOTION_INDEX[emotion]).nonzero().flatten().tolist() or [0]
+        for i in range(n):
+            src = pool[i % len(pool)]
+            face = test.images[i % len(test), 0] if copy_test else (train.images[src, 0].int() + 7 * (i + 1)) % 256
+            image = Image.fromarray(face.numpy().astype(np.uint8))
+            rel = f"{emotion}/{i:06d}.png"
+            (root / emotion).mkdir(parents=True, exist_ok=True)
+            (image if size == 48 else image.resize((size, size))).save(root / rel)
+            rows.append({"file": rel, "emotion": emotion, "source": src if source is None else source,
+                         "source_spec": source_spec or spec, "seed": 1000 + i, "run_seed": 0, "index": i,
+                         "generator": "runs/fergan/00000-builtin/generator.pt", "step": 500})
+    (root / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return root
+
+
+def invoke(args: list[str]):
+    return CliRunner().invoke(main, ["study", *args])
+
+
+# -- amounts and conditions, by hand --------------------------------------------------------------
+
+def test_amounts_parse_and_resolve_by_hand():
+    real = [39, 4, 40, 70, 47, 31, 49]
+    assert median_count(real) == 40
+    assert median_count([1, 2, 3, 4]) == 2  # 2.5 rounded down
+    assert faces_per_class(parse_amount("median"), ["disgust"], EMOTIONS, real) == (0, 36, 0, 0, 0, 0, 0)
+    # happy (70) is above the median: topping up adds nothing.
+    assert faces_per_class(parse_amount("median"), ["disgust", "happy"], EMOTIONS, real) == (0, 36, 0, 0, 0, 0, 0)
+    assert faces_per_class(parse_amount("x2"), ["disgust", "fear"], EMOTIONS, real) == (0, 4, 40, 0, 0, 0, 0)
+    assert faces_per_class(parse_amount("x1.5"), ["fear"], EMOTIONS, real) == (0, 0, 20, 0, 0, 0, 0)
+    assert faces_per_class(parse_amount("500"), ["disgust"], EMOTIONS, real) == (0, 500, 0, 0, 0, 0, 0)
+    assert [a.label for a in parse_amounts("median, x2,500,x2.0")] == ["median", "x2", "500"]
+    assert parse_amount(" X3 ") == Amount("times", 3.0)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("half", "cannot parse amount 'half'; expected median, xK"),
+    ("x", "cannot parse amount 'x'"),
+    ("x0.5", "K must be at least 1"),
+    ("-3", "cannot parse amount '-3'"),
+    ("", "no amount given"),
+])
+def test_bad_amounts_are_refused(text, message):
+    with pytest.raises(StudyError, match=message):
+        parse_amounts(text)
+
+
+def test_conditions_parse_in_canonical_order():
+    assert parse_conditions("synthetic, baseline") == ("baseline", "synthetic")
+    assert parse_conditions("all")[0] == "baseline" and len(parse_conditions("all")) == 5
+    with pytest.raises(StudyError, match="unknown condition 'smote'; expected some of baseline, class-weights"):
+        parse_conditions("baseline,smote")
+
+
+def test_cells_differ_only_in_seed_weights_and_sampler(tmp_path):
+    config = StudyConfig(data=TINY, synthetic=str(tmp_path), seeds=(0, 1), model="basic-cnn", amounts=("median", "x2"))
+    assert config.condition_names == ("baseline", "class-weights", "oversample", "synthetic@median", "synthetic@x2",
+                                      "synthetic+class-weights@median", "synthetic+class-weights@x2")
+    shared = config.train_config().to_dict()
+    for name in config.condition_names:
+        cell = Cell(name, 1)
+        got = config.cell_train_config(cell).to_dict()
+        assert {k for k in got if got[k] != shared[k]} <= {"seed", "class_weights", "balanced_sampler"}
+        assert got["seed"] == 1
+        assert got["class_weights"] == ("inverse" if "class-weights" in name else None)
+        assert got["balanced_sampler"] == (name == "oversample")
+
+
+# -- per-class synthetic limits in classifiers.workflow ----------------------------------------------
+
+def test_data_options_per_class_limits_survive_json_and_combine_with_cap():
+    options = DataOptions(spec="toy", augment_with="syn/", augment_cap=6, augment_emotions=("disgust", "fear"),
+                          augment_per_class=(None, 3, 50, 9, 9, 9, 9))
+    # config.json stores vars(options); --resume rebuilds DataOptions from the JSON lists.
+    back = DataOptions(**json.loads(json.dumps(vars(options))))
+    assert back == options and isinstance(back.augment_per_class, tuple)
+    train = toy_faces().split("train")
+    synthetic = toy_faces(n_per_class=20, seed=5).subset(torch.arange(140))
+    merged, added = add_synthetic(train, synthetic, back, seed=0)
+    assert added == {"disgust": 3, "fear": 6}  # min(cap 6, per class 3 / 50); other emotions not chosen
+    assert len(merged) == len(train) + 9 and (merged.splits == 0).all()
+    # An emotion left out may be missing from the real data without complaint ...
+    no_angry = train.subset(train.labels != 0)
+    assert add_synthetic(no_angry, synthetic, back, seed=0)[1] == {"disgust": 3, "fear": 6}
+    # ... but a chosen one may not.
+    with pytest.raises(DataError, match="no 'disgust' faces to balance against"):
+        add_synthetic(train.subset(train.labels != 1), synthetic, back, seed=0)
+    with pytest.raises(DataError, match="expected one per class"):
+        add_synthetic(train, synthetic, DataOptions(augment_per_class=(1, 2)), seed=0)
+
+
+# -- the train-split-only rule ------------------------------------------------------------------------
+
+def test_manifest_naming_other_data_is_refused(tmp_path):
+    other = "builtin:train=280,val=70,test=140,seed=4"
+    folder = write_synthetic(tmp_path / "syn", TINY, {"disgust": 3}, source_spec=other)
+    with pytest.raises(DataError) as err:
+        check_synthetic_folder(folder, load_dataset(TINY), TINY)
+    message = str(err.value)
+    assert f"{folder / 'manifest.jsonl'}, line 1" in message and other in message and TINY in message
+
+
+def test_sources_outside_the_training_split_are_refused(tmp_path):
+    folder = write_synthetic(tmp_path / "syn", TINY, {"disgust": 2}, source=280)  # train rows are 0..279
+    with pytest.raises(DataError, match=r"line 1: source 280 is not a row of the training split .* 0\.\.279"):
+        check_synthetic_folder(folder, load_dataset(TINY), TINY)
+
+
+def test_copies_of_test_faces_are_refused(tmp_path):
+    folder = write_synthetic(tmp_path / "syn", TINY, {"disgust": 2}, copy_test=True)
+    with pytest.raises(DataError, match="pixel copies of validation/test faces .* disgust/000000.png"):
+        check_synthetic_folder(folder, load_dataset(TINY), TINY)
+
+
+def _pixels(images: torch.Tensor) -> set[bytes]:
+    return {x.numpy().tobytes() for x in images}
+
+
+def test_a_synthetic_cell_trains_on_train_faces_and_synthetic_faces_only(tmp_path):
+    folder = write_synthetic(tmp_path / "syn", TINY, {"disgust": 30, "fear": 5})
+    config = StudyConfig(data=TINY, synthetic=str(folder), conditions=("synthetic",), seeds=(0,), model="basic-cnn")
+    options = data_options(config, Cell("synthetic@median", 0), {"median": (0, 36, 0, 0, 0, 0, 0)})
+    data, parts, facts = prepare_data(options, seed=0)
+    synthetic = load_dataset(str(folder))
+    assert facts["synthetic_added"] == {"disgust": 30}  # wanted 36, the folder has 30; fear not chosen
+    allowed = _pixels(data.split("train").images) | _pixels(synthetic.images)
+    held_out = _pixels(data.images[data.splits != 0]) - _pixels(data.split("train").images)
+    seen = [x.numpy().tobytes() for x in parts.train.images]
+    assert all(k in allowed for k in seen) and not held_out & set(seen)
+    assert torch.equal(parts.val.images, data.split("val").images)  # validation stays real, held-out faces
+    assert len(parts.train) == len(data.split("train")) + 30 and (parts.train.splits == 0).all()
+    assert data.split("test").images.shape[0] == 140  # the test split is untouched
+
+
+# -- a tiny study end to end ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    root = tmp_path_factory.mktemp("study")
+    synthetic = write_synthetic(root / "syn", TINY, {"disgust": 30})
+    result = invoke(["--data", TINY, "--conditions", "baseline,class-weights,synthetic", "--synthetic",
+                     str(synthetic), "--amounts", "median,x2", "--seeds", "2", "--out", str(root / "runs"), *FAST])
+    assert result.exit_code == 0, result.output
+    study_dir = Path(result.output.strip().splitlines()[-1])
+    return study_dir, result.output
+
+
+def _cells(study_dir: Path) -> dict[tuple[str, int], dict]:
+    out = {}
+    for path in study_dir.glob("cells/*/seed*/cell.json"):
+        cell = json.loads(path.read_text())
+        out[(cell["condition"], cell["seed"])] = cell
+    return out
+
+
+def _scores(results: dict) -> dict:
+    """Every condition's scores, without the timings (which differ run to run)."""
+    return {c: v["views"] for c, v in results["conditions"].items()}
+
+
+def test_study_writes_its_folder(study):
+    study_dir, output = study
+    names = ["baseline", "class-weights", "synthetic@median", "synthetic@x2"]
+    assert study_dir.parent.name == "runs" and study_dir.name.startswith("00000-basic-cnn-builtin")
+    for name in ["study.json", "results.json", "report.md", "recall_deltas.png"] + [f"confusion_{n}.png" for n in names]:
+        assert (study_dir / name).is_file(), name
+    assert set(_cells(study_dir)) == {(n, s) for n in names for s in (0, 1)}
+    saved = load_study(study_dir)
+    assert saved["condition_names"] == names and saved["config"]["seeds"] == [0, 1]
+    assert saved["data"]["median_train_class_count"] == 40 and saved["synthetic"]["faces_per_emotion"]["disgust"] == 30
+    assert "synthetic@median" in output and "disgust recall" in output  # the summary table
+
+
+def test_synthetic_amounts_are_recorded_as_added(study):
+    study_dir, _ = study
+    cells = _cells(study_dir)
+    # median wants 40 - 4 = 36 but the folder holds 30: all 30 are used; x2 adds 4.
+    assert cells[("synthetic@median", 0)]["synthetic_added"] == {"disgust": 30}
+    assert cells[("synthetic@x2", 1)]["synthetic_added"] == {"disgust": 4}
+    assert cells[("baseline", 0)]["synthetic_added"] == {}
+    assert cells[("synthetic@median", 0)]["train_size"] == 280 + 30
+    results = json.loads((study_dir / "results.json").read_text())
+    assert results["synthetic_plan"]["median"]["wanted"]["disgust"] == 36
+    assert results["conditions"]["synthetic@median"]["synthetic_added"] == {"disgust": [30, 30]}
+
+
+def test_aggregates_agree_with_the_cells(study):
+    study_dir, _ = study
+    results = json.loads((study_dir / "results.json").read_text())
+    cells = _cells(study_dir)
+    for condition, summary in results["conditions"].items():
+        reports = [cells[(condition, s)]["report"] for s in (0, 1)]
+        test = summary["views"]["test"]
+        # Recomputed from the per-item predictions, the scores equal evaluate_model's own.
+        assert test["accuracy"]["mean"] == pytest.approx(np.mean([r["accuracy"] for r in reports]))
+        assert test["macro_f1"]["values"] == pytest.approx([r["macro_f1"] for r in reports])
+        for name in EMOTIONS:
+            recalls = [r["per_class"][name]["recall"] for r in reports]
+            assert test["per_class"][name]["recall"]["mean"] == pytest.approx(np.mean(recalls))
+            assert test["per_class"][name]["recall"]["std"] == pytest.approx(np.std(recalls, ddof=1))
+        clean = summary["views"]["leak_free"]
+        assert clean["accuracy"]["values"] == pytest.approx([r["leak_free"]["accuracy"] for r in reports])
+        assert np.sum(summary["confusion_sum"]) == 2 * 140
+    for condition in ("class-weights", "synthetic@median", "synthetic@x2"):
+        d = results["deltas"]["vs_baseline"]["conditions"][condition]["recall"]["happy"]
+        by_hand = [cells[(condition, s)]["report"]["per_class"]["happy"]["recall"]
+                   - cells[("baseline", s)]["report"]["per_class"]["happy"]["recall"] for s in (0, 1)]
+        assert d["mean_delta"] == pytest.approx(np.mean(by_hand)) and d["n_seeds"] == 2
+    best = results["best_rebalancing"]
+    assert best["condition"] == "class-weights" and best["why"] == "the only rebalancing condition run"
+    assert set(results["deltas"]["vs_best_rebalancing"]["conditions"]) == {"synthetic@median", "synthetic@x2"}
+    boot = results["item_bootstrap"]["vs_baseline"]["conditions"]["synthetic@median"]
+    assert boot["n_boot"] == 200 and boot["verdict"] in ("helped", "hurt", "within noise")
+    ci = results["conditions"]["baseline"]["views"]["test"]["per_class"]["happy"]["recall_bootstrap_ci"]
+    mean = results["conditions"]["baseline"]["views"]["test"]["per_class"]["happy"]["recall"]["mean"]
+    assert ci[0] <= mean <= ci[1]
+
+
+def test_report_has_verdicts_tables_and_command(study):
+    study_dir, _ = study
+    report = (study_dir / "report.md").read_text()
+    assert ("`fergan study --data builtin:train=280,val=70,test=140,seed=3 --conditions baseline,class-weights,synthetic "
+            "--synthetic ") in report and "--amounts median,x2 --seed-list 0,1 --model basic-cnn --epochs 1" in report
+    assert "disgust recall: synthetic@median vs baseline" in report
+    assert "disgust recall: synthetic@x2 vs class-weights" in report
+    for heading in ("## Verdicts", "## Overall (test split)", "## Per-class recall, test split",
+                    "## Per-class recall, leak-free view", "## Deltas vs baseline",
+                    "## Deltas vs the best rebalancing condition (class-weights)", "## Paired bootstrap",
+                    "wall time"):
+        assert heading in report
+    assert "| synthetic@median | disgust | 36 | 30 | 30, 30 |" in report
+
+
+def test_report_only_rebuilds_the_same_results(study, tmp_path):
+    study_dir, _ = study
+    copy = Path(shutil.copytree(study_dir, tmp_path / "copy"))
+    before = json.loads((copy / "results.json").read_text())
+    for name in ("results.json", "report.md", "recall_deltas.png"):
+        (copy / name).unlink()
+    result = invoke(["--report-only", str(copy), "--epochs", "3"])
+    assert result.exit_code == 0, result.output
+    assert "ignoring --epochs" in result.output and result.output.strip().splitlines()[-1] == str(copy)
+    after = json.loads((copy / "results.json").read_text())
+    assert after["conditions"] == before["conditions"] and after["deltas"] == before["deltas"]
+    assert (copy / "report.md").is_file() and (copy / "recall_deltas.png").is_file()
+
+
+def test_resume_trains_only_unfinished_cells(study, tmp_path):
+    study_dir, _ = study
+    copy = Path(shutil.copytree(study_dir, tmp_path / "copy"))
+    # Interrupted after training, before cell.json: continued from its checkpoint.
+    (copy / "cells/synthetic@x2/seed1/cell.json").unlink()
+    # Interrupted before config.json was written: only a checkpoints folder; restarted afresh.
+    baseline1 = copy / "cells/baseline/seed1"
+    shutil.rmtree(baseline1)
+    (baseline1 / "checkpoints").mkdir(parents=True)
+    untouched = {p: p.stat().st_mtime_ns for p in copy.glob("cells/*/seed*/cell.json")}
+    assert len(untouched) == 6
+    # Two cells left and --jobs 2: they run in two spawned processes.
+    result = invoke(["--resume", str(copy), "--jobs", "2", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert all(p.stat().st_mtime_ns == t for p, t in untouched.items())  # finished cells were not retrained
+    again = _cells(copy)
+    assert again[("synthetic@x2", 1)]["resumed"] is True and again[("baseline", 1)]["resumed"] is False
+    last = json.loads((copy / "invocations.jsonl").read_text().splitlines()[-1])
+    assert last["jobs"] == 2 and last["cells_to_run"] == 2 and last["cells_finished"] == 2
+    # Training is deterministic per seed, in this process or another, so the numbers are as before.
+    original = _cells(study_dir)
+    for key in [("synthetic@x2", 1), ("baseline", 1)]:
+        assert again[key]["items"] == original[key]["items"]
+    before = json.loads((study_dir / "results.json").read_text())
+    after = json.loads((copy / "results.json").read_text())
+    assert _scores(after) == _scores(before) and after["deltas"] == before["deltas"]
+
+
+def test_one_seed_warns_and_gives_no_interval(study, tmp_path, caplog):
+    study_dir, _ = study
+    config = StudyConfig.from_dict(load_study(study_dir)["config"] | {"seeds": [0]})
+    with caplog.at_level(logging.WARNING):
+        one = create_study(config, tmp_path / "runs")
+    assert "one seed gives no interval" in caplog.text
+    # Reuse the finished seed-0 cells: a study is its cells.
+    for cell in load_study(one)["cells"]:
+        shutil.copytree(study_dir / cell["path"], one / cell["path"])
+    results = write_report(one)
+    delta = results["deltas"]["vs_baseline"]["conditions"]["synthetic@median"]["recall"]["disgust"]
+    assert delta["ci_low"] is None and "single seed" in delta["note"]
+    assert "(one seed: no interval): no verdict" in (one / "report.md").read_text()
+
+
+# -- bad inputs ----------------------------------------------------------------------------------------
+
+def test_unknown_condition_lists_the_valid_ones(tmp_path):
+    result = invoke(["--data", TINY, "--conditions", "baseline,mixup", "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "unknown condition 'mixup'; expected some of baseline, class-weights, oversample, synthetic" in result.output
+
+
+def test_synthetic_condition_needs_a_folder(tmp_path):
+    result = invoke(["--data", TINY, "--conditions", "baseline,synthetic", "--out", str(tmp_path), *FAST])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "condition(s) synthetic need --synthetic DIR" in result.output
+    assert not any(tmp_path.iterdir())  # refused before a study folder was made
+
+
+def test_amount_that_does_not_parse(tmp_path):
+    result = invoke(["--data", TINY, "--amounts", "median,lots", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "cannot parse amount 'lots'" in result.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--seeds", "0"], "0 is not in the range x>=1"),
+    (["--seed-list", "1,x"], "is not a comma-separated list of whole numbers"),
+    (["--seeds", "2", "--seed-list", "1,2"], "give --seeds or --seed-list, not both"),
+    (["--model", "tiny-net"], "unknown model 'tiny-net'; expected one of"),
+])
+def test_bad_seeds_and_model(tmp_path, args, message):
+    result = invoke(["--data", TINY, "--conditions", "baseline", "--out", str(tmp_path), *args])
+    assert result.exit_code != 0 and message in result.output
+
+
+def test_empty_synthetic_folder(tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = invoke(["--data", TINY, "--synthetic", str(tmp_path / "empty"), "--out", str(tmp_path / "runs"), *FAST])
+    assert result.exit_code == 1 and "empty synthetic folder" in result.output
+
+
+def test_synthetic_images_of_another_size(tmp_path):
+    folder = write_synthetic(tmp_path / "syn", TINY, {"disgust": 2}, size=64)
+    result = invoke(["--data", TINY, "--synthetic", str(folder), "--out", str(tmp_path / "runs"), *FAST])
+    assert result.exit_code == 1 and "image is 64x64, expected 48x48" in result.output
+
+
+def test_synthetic_folder_from_other_data_via_cli(tmp_path):
+    folder = write_synthetic(tmp_path / "syn", TINY, {"disgust": 2}, source_spec="data/fer2013.csv")
+    result = invoke(["--data", TINY, "--synthetic", str(folder), "--out", str(tmp_path / "runs"), *FAST])
+    assert result.exit_code == 1
+    assert "line 1: face made from data 'data/fer2013.csv', but the study's --data is" in result.output
+
+
+def test_emotion_the_data_lacks(tmp_path, monkeypatch):
+    monkeypatch.setenv("FERGANAUG_CACHE", str(tmp_path / "cache"))
+    labels = np.array([0, 2, 3, 4, 5, 6] * 6)  # no disgust anywhere
+    splits = np.array([0] * 24 + [1] * 6 + [2] * 6)
+    csv = write_fer2013(tmp_path / "fer.csv", random_faces(len(labels)), labels, splits)
+    folder = write_synthetic(tmp_path / "syn", str(csv), {"disgust": 2})
+    result = invoke(["--data", str(csv), "--synthetic", str(folder), "--cache-dir", str(tmp_path / "cache"),
+                     "--out", str(tmp_path / "runs"), *FAST])
+    assert result.exit_code == 1 and "has no 'disgust' training faces" in result.output
+
+
+def test_resume_of_a_folder_that_is_no_study(tmp_path):
+    result = invoke(["--resume", str(tmp_path)])
+    assert result.exit_code == 1 and "is not a fergan study folder (no study.json)" in result.output
+
+
+def test_workflow_predictions_are_opt_in(tmp_path, monkeypatch):
+    monkeypatch.setattr(workflow, "load_dataset", lambda spec, **kw: toy_faces())
+    config = workflow.TrainConfig(model="basic-cnn", epochs=1, batch_size=16, precision="fp32", augment="none",
+                                  device="cpu")
+    run_dir, report = workflow.run_training(config, DataOptions(spec="toy"), run_dir=tmp_path / "run",
+                                            progress=False, with_predictions=True)
+    items = report["items"]
+    assert len(items["targets"]) == len(items["predictions"]) == len(items["leak_free"]) == report["n"]
+    right = sum(t == p for t, p in zip(items["targets"], items["predictions"]))
+    assert right / report["n"] == pytest.approx(report["accuracy"])
+    assert "items" not in json.loads((run_dir / "test_metrics.json").read_text())
+
+
+def test_resume_refuses_a_synthetic_folder_that_changed(tmp_path):
+    folder = write_synthetic(tmp_path / "syn", TINY, {"disgust": 3})
+    config = StudyConfig(data=TINY, conditions=("synthetic",), synthetic=str(folder), seeds=(0,), model="basic-cnn")
+    study_dir = create_study(config, tmp_path / "runs")
+    rows = (folder / "manifest.jsonl").read_text().splitlines()
+    (folder / "manifest.jsonl").write_text("\n".join(rows[:2]) + "\n")  # a face removed since the study began
+    result = invoke(["--resume", str(study_dir)])
+    assert result.exit_code == 1 and "the manifest changed since the study began" in result.output
+    assert not (study_dir / "cells").exists()
+
+
+def test_report_of_a_study_without_finished_cells(tmp_path):
+    config = StudyConfig(data=TINY, conditions=("baseline", "oversample"), seeds=(0, 1), model="basic-cnn")
+    study_dir = create_study(config, tmp_path)
+    result = invoke(["--report-only", str(study_dir)])
+    assert result.exit_code == 0, result.output
+    results = json.loads((study_dir / "results.json").read_text())
+    assert results["cells"]["finished"] == 0 and len(results["cells"]["missing"]) == 4
+    assert "cells finished: 0 of 4" in (study_dir / "report.md").read_text()
+
+
+def test_fer_classify_train_adds_only_the_chosen_emotions(tmp_path):
+    from classifiers.cli import main as classify
+
+    folder = write_synthetic(tmp_path / "syn", TINY, {"disgust": 5, "fear": 5})
+    args = ["train", "--data", TINY, "--augment-with", str(folder), "--out", str(tmp_path / "runs"),
+            "--model", "basic-cnn", "--epochs", "1", "--precision", "fp32", "--augment", "none", "--quiet"]
+    result = CliRunner().invoke(classify, [*args, "--augment-emotions", "smug"])
+    assert result.exit_code == 1 and "unknown emotion 'smug'" in result.output
+    result = CliRunner().invoke(classify, [*args, "--augment-emotions", "disgusted"])
+    assert result.exit_code == 0, result.output
+    config = json.loads((Path(result.output.strip().splitlines()[-1]) / "config.json").read_text())
+    assert config["data"]["synthetic_added"] == {"disgust": 5} and config["data"]["augment_emotions"] == ["disgust"]
