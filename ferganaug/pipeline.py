@@ -31,7 +31,7 @@ CLASSIFIER_DIR = "expression-classifier"
 
 
 def expression_classifier(
-    spec: str, run_dir: Path, checkpoint: str | None, model: str = "deep-cnn", epochs: int = 12,
+    spec: str, run_dir: Path, checkpoint: str | None, model: str = "deep-cnn", epochs: int = 10,
     seed: int = 0, progress: bool = True,
 ) -> tuple[FrozenExpressionClassifier, dict]:
     """The frozen classifier behind the expression loss, and facts about where it came from.
@@ -64,7 +64,7 @@ def train_gan(
     spec: str = "builtin",
     runs_root: str | Path = "runs/fergan",
     expr_classifier: str | None = None,
-    classifier_epochs: int = 12,
+    classifier_epochs: int = 10,
     progress: bool = True,
 ) -> Path:
     data = load_dataset(spec)

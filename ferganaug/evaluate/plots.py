@@ -12,25 +12,15 @@ matplotlib.use("Agg")  # headless: never needs a display
 import matplotlib.pyplot as plt
 import numpy as np
 
+from ferganaug.gan.images import grid_canvas
 from ferganaug.utils.files import atomic_write_bytes
 
 _GAP = 2
 
 
-def _canvas(images: np.ndarray) -> np.ndarray:
-    rows, cols, h, w = images.shape
-    canvas = np.full((rows * (h + _GAP) + _GAP, cols * (w + _GAP) + _GAP), 255, dtype=np.uint8)
-    for r in range(rows):
-        for c in range(cols):
-            top, left = _GAP + r * (h + _GAP), _GAP + c * (w + _GAP)
-            canvas[top : top + h, left : left + w] = images[r, c]
-    return canvas
-
-
 def _grid_panel(ax, grid) -> None:
-    images = grid.images.numpy()
-    rows, cols, h, w = images.shape
-    ax.imshow(_canvas(images), cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+    rows, cols, h, w = grid.images.shape
+    ax.imshow(grid_canvas(grid.images, _GAP).numpy(), cmap="gray", vmin=0, vmax=255, interpolation="nearest")
     ax.set_xticks([_GAP + c * (w + _GAP) + w / 2 for c in range(cols)], grid.col_labels, fontsize=8)
     ax.set_yticks([_GAP + r * (h + _GAP) + h / 2 for r in range(rows)], grid.row_labels, fontsize=7)
     ax.tick_params(length=0)

@@ -23,15 +23,20 @@ def save_face_png(face: torch.Tensor, path: str | Path) -> None:
     atomic_write_bytes(path, png_bytes(face))
 
 
-def save_grid_png(grid: torch.Tensor, path: str | Path, scale: int = 2, gap: int = 2) -> None:
-    """uint8 [rows, cols, H, W] -> one PNG with white gaps, upscaled for viewing."""
+def grid_canvas(grid: torch.Tensor, gap: int = 2) -> torch.Tensor:
+    """uint8 [rows, cols, H, W] -> one uint8 image with the faces tiled between white gaps."""
     rows, cols, h, w = grid.shape
     canvas = torch.full((rows * (h + gap) + gap, cols * (w + gap) + gap), 255, dtype=torch.uint8)
     for r in range(rows):
         for c in range(cols):
             top, left = gap + r * (h + gap), gap + c * (w + gap)
             canvas[top : top + h, left : left + w] = grid[r, c]
-    image = Image.fromarray(canvas.numpy(), mode="L")
+    return canvas
+
+
+def save_grid_png(grid: torch.Tensor, path: str | Path, scale: int = 2, gap: int = 2) -> None:
+    """uint8 [rows, cols, H, W] -> one PNG with white gaps, upscaled for viewing."""
+    image = Image.fromarray(grid_canvas(grid, gap).numpy(), mode="L")
     image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")

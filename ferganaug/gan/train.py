@@ -61,9 +61,11 @@ class GANConfig:
     w_id: float = 5.0
     w_mask: float = 5.0
     w_r1: float = 0.0
-    w_change: float = 0.0  # L1 between edit and source: the smallest edit that shows the expression
-    expr_confidence: float = 0.0  # expression loss stops at this target probability (0: plain CE)
-    d_augment: bool = False  # DiffAugment: D judges shifted/mirrored views of real and fake alike
+    # The three below trade a little hit rate for much more faithful edits (built-in faces,
+    # README: mean ground-truth error 5.76 -> 4.16 grey levels, hit rate 80% -> 74%).
+    w_change: float = 30.0  # L1 between edit and source: the smallest edit that shows the expression
+    expr_confidence: float = 0.9  # expression loss stops at this target probability (0: plain CE)
+    d_augment: bool = True  # DiffAugment: D judges shifted/mirrored views of real and fake alike
     mask_min_area: float = 0.01
     mask_max_area: float = 0.12  # expressions move brows, lids, nose and mouth: a small part of a face
     ema_decay: float = 0.999
