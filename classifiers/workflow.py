@@ -19,7 +19,7 @@ from classifiers.train import TrainConfig, TrainData, Trainer, split_train_val
 from ferganaug.data.audit import leak_free_mask
 from ferganaug.data.dataset import SPLIT_INDEX, FaceDataset, concat
 from ferganaug.data.errors import DataError
-from ferganaug.data.spec import load_dataset
+from ferganaug.data.spec import load_dataset, spec_short_name
 from ferganaug.data.synthetic import limit_per_class
 from ferganaug.utils.files import atomic_write_json, atomic_write_text, read_jsonl
 from ferganaug.utils.hardware import cpu_info, resolve_device
@@ -137,7 +137,7 @@ def run_training(
     (with ``with_predictions``, also its per-item ``items``: see :func:`evaluate_model`)."""
     data, splits, facts = prepare_data(options, config.seed)
     if run_dir is None:
-        run_dir = next_run_dir(runs_root, f"{config.model}-{_short_name(options.spec)}")
+        run_dir = next_run_dir(runs_root, f"{config.model}-{spec_short_name(options.spec)}")
     trainer = Trainer(config, splits, run_dir, progress=progress)
     atomic_write_json(run_dir / "config.json", {
         "tool": "fer-classify train",
@@ -257,9 +257,3 @@ def evaluate_checkpoint(
         report["precision_probe_faces_per_s"] = probe
     return report
 
-
-def _short_name(spec: str) -> str:
-    name = Path(spec.split(",")[0].split(":", 1)[-1]).name or spec
-    for suffix in (".gz", ".csv"):
-        name = name.removesuffix(suffix)
-    return name or "data"

@@ -14,7 +14,7 @@ import torch
 from classifiers.checkpoint import load_classifier
 from classifiers.train import TrainConfig
 from classifiers.workflow import DataOptions, run_training
-from ferganaug.data.spec import load_dataset
+from ferganaug.data.spec import load_dataset, spec_short_name
 from ferganaug.emotions import EMOTIONS
 from ferganaug.gan.expression import FrozenExpressionClassifier
 from ferganaug.gan.images import save_grid_png
@@ -70,7 +70,7 @@ def train_gan(
     data = load_dataset(spec)
     train = data.split("train")
     check_gan_data(train, config)
-    run_dir = next_run_dir(runs_root, f"gan-{Path(spec.split(',')[0].split(':', 1)[-1]).name or spec}")
+    run_dir = next_run_dir(runs_root, f"gan-{spec_short_name(spec)}")
     classifier, facts = expression_classifier(spec, run_dir, expr_classifier, epochs=classifier_epochs,
                                               seed=config.seed, progress=progress)
     trainer = GANTrainer(config, train, classifier, run_dir, progress=progress)

@@ -98,6 +98,16 @@ def parse_spec(spec: str) -> ParsedSpec:
     return ParsedSpec(kind, ",".join(parts[:i]).strip(), _parse_options(spec, parts[i:]))
 
 
+def spec_short_name(spec: str) -> str:
+    """A dataset's name for run folders: 'builtin:train=280' -> 'builtin',
+    'data/fer2013.csv.gz' -> 'fer2013'."""
+    parsed = parse_spec(spec)
+    name = "builtin" if parsed.kind == "builtin" else Path(parsed.target).name
+    for suffix in (".gz", ".csv"):
+        name = name.removesuffix(suffix)
+    return name or "data"
+
+
 def _parse_options(spec: str, parts: list[str]) -> dict:
     options: dict[str, str] = {}
     for part in parts:

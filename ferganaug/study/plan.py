@@ -18,7 +18,7 @@ from pathlib import Path
 from classifiers.train import split_train_val
 from classifiers.workflow import DataOptions
 from ferganaug.data.audit import leak_free_mask
-from ferganaug.data.spec import load_dataset, parse_spec
+from ferganaug.data.spec import load_dataset, spec_short_name
 from ferganaug.study.conditions import (
     Cell,
     StudyError,
@@ -38,15 +38,6 @@ log = logging.getLogger(__name__)
 STUDY_JSON = "study.json"
 CELL_JSON = "cell.json"
 INVOCATIONS = "invocations.jsonl"  # one row per run of the study command: argv, jobs, seconds
-
-
-def _short_name(spec: str) -> str:
-    """'builtin:train=280' -> 'builtin', 'data/fer2013.csv.gz' -> 'fer2013' (for the dir name)."""
-    parsed = parse_spec(spec)
-    name = "builtin" if parsed.kind == "builtin" else Path(parsed.target).name
-    for suffix in (".gz", ".csv"):
-        name = name.removesuffix(suffix)
-    return name or "data"
 
 
 def data_options(config: StudyConfig, cell: Cell, per_class: dict[str, tuple[int, ...]]) -> DataOptions:
@@ -100,7 +91,7 @@ def create_study(config: StudyConfig, out_root: str | Path = "runs/fergan-study"
     per_class = {label: tuple(p["wanted"].values()) for label, p in plan.items()}
     cells = plan_cells(config.condition_names, config.seeds)
     keep = leak_free_mask(data, "test")
-    study_dir = next_run_dir(out_root, f"{config.model}-{_short_name(config.data)}")
+    study_dir = next_run_dir(out_root, f"{config.model}-{spec_short_name(config.data)}")
     atomic_write_json(study_dir / STUDY_JSON, {
         "tool": "fergan study",
         "argv": list(sys.argv if argv is None else argv),
