@@ -61,6 +61,8 @@ def main(verbose: bool) -> None:
 @click.option("--w-r1", type=click.FloatRange(min=0), default=_DEFAULTS.w_r1, help="R1 gradient penalty weight (0 = off).")
 @click.option("--w-change", type=click.FloatRange(min=0), default=_DEFAULTS.w_change, help="L1 between edit and source: prefer the smallest edit.")
 @click.option("--expr-confidence", type=click.FloatRange(0, 1, max_open=True), default=_DEFAULTS.expr_confidence, help="Expression loss stops once the classifier gives the target this probability (0 = plain cross-entropy).")
+@click.option("--expr-blur", type=click.FloatRange(min=0), default=_DEFAULTS.expr_blur, help="Gaussian sigma (pixels) of the loss classifier's view of a fake: pixel-level stripes stop paying (0 = off).")
+@click.option("--w-smooth", type=click.FloatRange(min=0), default=_DEFAULTS.w_smooth, help="Total-variation weight on the edit's change of the source.")
 @click.option("--d-augment/--no-d-augment", default=_DEFAULTS.d_augment, help="Discriminator judges randomly shifted/mirrored views (DiffAugment).")
 @click.option("--ema-decay", type=click.FloatRange(0, 1), default=_DEFAULTS.ema_decay)
 @click.option("--condition", type=click.Choice(["label", "reference"]), default="label", help="Target emotion label, or a reference face (study A's mode).")
@@ -91,6 +93,7 @@ def train_command(**o) -> None:
             steps=o["steps"], batch_size=o["batch_size"], lr_g=o["lr_g"], lr_d=o["lr_d"], w_adv=o["w_adv"],
             w_fm=o["w_fm"], w_expr=o["w_expr"], w_cycle=o["w_cycle"], w_id=o["w_id"], w_mask=o["w_mask"],
             w_r1=o["w_r1"], w_change=o["w_change"], expr_confidence=o["expr_confidence"], d_augment=o["d_augment"],
+            expr_blur=o["expr_blur"], w_smooth=o["w_smooth"],
             ema_decay=o["ema_decay"], condition=o["condition"], colour=o["colour"],
             source_emotions=sources,
             sample_every=o["sample_every"], checkpoint_every=o["sample_every"], seed=o["seed"],

@@ -234,6 +234,9 @@ def test_synthetic_folder_is_measured_against_its_sources(synthetic, data, evalu
     assert list(report["per_emotion"]) == ["disgust", "happy"]
     assert happy["n"] == 5 and disgust["n"] == 3
     assert happy["mae_vs_truth"] == 0 and happy["mae_source_vs_truth"] == happy["pixel_change"] > 0
+    # the happy faces are the true renders, so the generator's score equals the perfect one
+    assert happy["truth_hit_rate"] == happy["hit_rate"]
+    assert report["summary"]["mean_truth_hit_rate"] == pytest.approx((happy["truth_hit_rate"] + disgust["truth_hit_rate"]) / 2)
     by_hand = np.abs(128.0 - train.images[grey_src].numpy().astype(float)).mean()
     assert disgust["pixel_change"] == pytest.approx(by_hand)
     assert "mask_area" not in happy

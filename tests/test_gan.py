@@ -8,7 +8,15 @@ import torch.nn as nn
 
 from ferganaug.emotions import EMOTIONS
 from ferganaug.gan.expression import ClassOrderError, FrozenExpressionClassifier
-from ferganaug.gan.losses import confident_cross_entropy, feature_matching_loss, group_means, lsgan_discriminator_loss, mask_regularisation
+from ferganaug.gan.losses import (
+    confident_cross_entropy,
+    feature_matching_loss,
+    gaussian_blur,
+    group_means,
+    lsgan_discriminator_loss,
+    mask_regularisation,
+    total_variation,
+)
 from ferganaug.gan.networks import Generator, PatchDiscriminator
 from ferganaug.gan.train import DivergenceError, GANConfig, GANTrainer
 from ferganaug.utils.checkpoints import read_checkpoint_file
@@ -204,4 +212,33 @@ def test_new_loss_options_train_finite_steps(tmp_path):
     trainer.fit()
     last = json.loads((tmp_path / "run" / "stats.jsonl").read_text().splitlines()[-1])
     assert last["step"] == 2 and last["g_change"] > 0
+    assert all(torch.isfinite(p).all() for p in trainer.generator.parameters())
+
+
+def test_total_variation_by_hand():
+    x = torch.tensor([[[[0.0, 1.0], [2.0, 4.0]]]])
+    # down: |2-0|, |4-1| -> mean 2.5; across: |1-0|, |4-2| -> mean 1.5
+    assert torch.isclose(total_variation(x), torch.tensor(4.0))
+
+
+def test_gaussian_blur_keeps_flat_images_and_kills_pixel_stripes():
+    flat = torch.full((2, 1, 12, 12), 0.3)
+    assert torch.allclose(gaussian_blur(flat, 1.0), flat, atol=1e-6)
+    stripes = torch.zeros(1, 1, 12, 12)
+    stripes[..., ::2] = 1.0  # one-pixel vertical stripes, contrast 1
+    blurred = gaussian_blur(stripes, 1.0)
+    inner = blurred[..., 3:-3, 3:-3]
+    assert inner.max() - inner.min() < 0.05  # the stripes are gone
+    assert torch.isclose(inner.mean(), torch.tensor(0.5), atol=0.02)  # their mean grey is kept
+    # a broad blob (what an expression is at this scale) keeps most of its contrast
+    blob = torch.zeros(1, 1, 24, 24)
+    blob[..., 8:16, 8:16] = 1.0
+    assert gaussian_blur(blob, 1.0)[0, 0, 12, 12] > 0.95
+
+
+def test_blurred_classifier_view_and_smooth_change_train_finite_steps(tmp_path):
+    trainer = _trainer(tmp_path, steps=2, expr_blur=1.0, w_smooth=2.0)
+    trainer.fit()
+    last = json.loads((tmp_path / "run" / "stats.jsonl").read_text().splitlines()[-1])
+    assert last["step"] == 2 and last["g_smooth"] > 0
     assert all(torch.isfinite(p).all() for p in trainer.generator.parameters())

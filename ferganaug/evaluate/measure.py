@@ -174,6 +174,9 @@ class _Reference:
             if truth is not None:
                 row["mae_vs_truth"] = float((faces.float() - truth.float()).abs().mean())
                 row["mae_source_vs_truth"] = float((sources.images.float() - truth.float()).abs().mean())
+                # What a perfect generator would score: the ceiling a faithful edit can reach
+                # with this evaluator (it misreads some true renders too).
+                row["truth_hit_rate"] = hit_rate(self.model, truth, emotion)
         if mask_area is not None:
             row["mask_area"] = float(mask_area.mean())
         return row
@@ -217,7 +220,8 @@ def _summary(per_emotion: dict, reference: _Reference, n_per_emotion: int, seed:
     if rows and all("mae_vs_truth" in r for r in rows):
         mae, baseline = mean("mae_vs_truth"), mean("mae_source_vs_truth")
         summary |= {"mae_vs_truth": mae, "mae_source_vs_truth": baseline,
-                    "mae_reduction": 1 - mae / baseline if baseline else None}
+                    "mae_reduction": 1 - mae / baseline if baseline else None,
+                    "mean_truth_hit_rate": mean("truth_hit_rate")}
     return summary
 
 

@@ -57,6 +57,23 @@ def feature_matching_loss(
     return torch.stack(terms).mean()
 
 
+def total_variation(x: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference between neighbouring pixels, down and across."""
+    return (x[:, :, 1:, :] - x[:, :, :-1, :]).abs().mean() + (x[:, :, :, 1:] - x[:, :, :, :-1]).abs().mean()
+
+
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian low-pass of [N, C, H, W] images (kernel radius ceil(2 sigma)), differentiable."""
+    radius = max(1, math.ceil(2 * sigma))
+    taps = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
+    kernel = torch.exp(-0.5 * (taps / sigma) ** 2)
+    kernel = kernel / kernel.sum()
+    channels = x.shape[1]
+    padded = F.pad(x, (radius, radius, radius, radius), mode="reflect")
+    rows = F.conv2d(padded, kernel.view(1, 1, 1, -1).repeat(channels, 1, 1, 1), groups=channels)
+    return F.conv2d(rows, kernel.view(1, 1, -1, 1).repeat(channels, 1, 1, 1), groups=channels)
+
+
 def mask_regularisation(
     mask: torch.Tensor, min_area: float, max_area: float, l1_weight: float = 0.1, tv_weight: float = 0.1
 ) -> torch.Tensor:
@@ -64,8 +81,7 @@ def mask_regularisation(
     nor 'repaint everything'), a little sparser still (L1), and smooth (total variation)."""
     area = mask.float().mean(dim=(1, 2, 3))
     bounds = (F.relu(min_area - area) + F.relu(area - max_area)).mean()
-    tv = (mask[:, :, 1:, :] - mask[:, :, :-1, :]).abs().mean() + (mask[:, :, :, 1:] - mask[:, :, :, :-1]).abs().mean()
-    return bounds + l1_weight * area.mean() + tv_weight * tv.float()
+    return bounds + l1_weight * area.mean() + tv_weight * total_variation(mask).float()
 
 
 def r1_penalty(real_scores: torch.Tensor, real_images: torch.Tensor) -> torch.Tensor:

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 _PANELS = (
     ("adversarial", ("loss_d", "g_adv")),
-    ("generator terms", ("g_fm", "g_expr", "g_cycle", "g_id", "g_mask")),
+    ("generator terms", ("g_fm", "g_expr", "g_cycle", "g_id", "g_mask", "g_change", "g_smooth")),
     ("discriminator accuracy / expression accuracy", ("d_acc_real", "d_acc_fake", "expr_acc", "mask_area")),
 )
 

@@ -25,10 +25,12 @@ from ferganaug.gan.expression import FrozenExpressionClassifier
 from ferganaug.gan.losses import (
     confident_cross_entropy,
     feature_matching_loss,
+    gaussian_blur,
     lsgan_discriminator_loss,
     lsgan_generator_loss,
     mask_regularisation,
     r1_penalty,
+    total_variation,
 )
 from ferganaug.gan.networks import Generator, PatchDiscriminator
 from ferganaug.utils.files import append_jsonl, atomic_torch_save
@@ -66,6 +68,10 @@ class GANConfig:
     w_change: float = 30.0  # L1 between edit and source: the smallest edit that shows the expression
     expr_confidence: float = 0.9  # expression loss stops at this target probability (0: plain CE)
     d_augment: bool = True  # DiffAugment: D judges shifted/mirrored views of real and fake alike
+    # Against adversarial textures (stripes a frozen classifier reads as an expression, seen on
+    # FER2013): the classifier judges a low-passed view, and the change itself must be smooth.
+    expr_blur: float = 0.0  # Gaussian sigma (pixels) of the classifier's view of a fake; 0: off
+    w_smooth: float = 0.0  # total variation of (edit - source)
     mask_min_area: float = 0.01
     mask_max_area: float = 0.12  # expressions move brows, lids, nose and mouth: a small part of a face
     ema_decay: float = 0.999
@@ -234,7 +240,7 @@ class GANTrainer:
                 _, real_features = self.discriminator(self._d_view(batch["real"].detach()), batch["target"])
             # The frozen classifier judges a randomly shifted/mirrored view of the fake, so the
             # generator cannot win with pixel-exact adversarial textures (DiffAugment-style).
-            logits = self.classifier(self._jitter(fake))
+            logits = self.classifier(self._classifier_view(fake))
             back, _ = self.generator(fake, self._condition(batch, "source"))
             same, _ = self.generator(batch["source"], self._condition(batch, "source"))
         terms = {
@@ -245,9 +251,10 @@ class GANTrainer:
             "id": (same.float() - batch["source"]).abs().mean(),
             "mask": mask_regularisation(mask, c.mask_min_area, c.mask_max_area),
             "change": (fake.float() - batch["source"]).abs().mean(),
+            "smooth": total_variation(fake.float() - batch["source"]),
         }
         weights = {"adv": c.w_adv, "fm": c.w_fm, "expr": c.w_expr, "cycle": c.w_cycle, "id": c.w_id, "mask": c.w_mask,
-                   "change": c.w_change}
+                   "change": c.w_change, "smooth": c.w_smooth}
         total_g = sum(weights[k] * v for k, v in terms.items())
         self._check_finite("generator", total_g)
         self.opt_g.zero_grad(set_to_none=True)
@@ -271,6 +278,14 @@ class GANTrainer:
     def _jitter(self, faces: torch.Tensor) -> torch.Tensor:
         views = augment_batch((faces.float() + 1) / 2, CLASSIFIER_VIEWS, self.sample_rng)
         return self.path.prepare_input(views * 2 - 1)
+
+    def _classifier_view(self, faces: torch.Tensor) -> torch.Tensor:
+        """A jittered and (with ``expr_blur``) low-passed view: an expression survives a blur of
+        a pixel or so, pixel-periodic stripes do not, so only the expression earns the loss."""
+        view = self._jitter(faces)
+        if self.config.expr_blur > 0:
+            view = self.path.prepare_input(gaussian_blur(view.float(), self.config.expr_blur))
+        return view
 
     def _d_view(self, faces: torch.Tensor) -> torch.Tensor:
         """What the discriminator sees: with ``d_augment``, real and fake alike are randomly
