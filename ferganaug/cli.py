@@ -12,7 +12,7 @@ import click
 from ferganaug.data.errors import DataError
 from ferganaug.emotions import EMOTIONS, UnknownEmotionError, parse_emotions
 from ferganaug.gan.expression import ClassOrderError
-from ferganaug.gan.train import DivergenceError, GANConfig
+from ferganaug.gan.train import REAL_CONFIDENCE, DivergenceError, GANConfig
 from ferganaug.utils.checkpoints import CheckpointError
 from ferganaug.utils.cli import friendly_errors
 
@@ -28,6 +28,18 @@ def _emotions(ctx, param, value):
         return parse_emotions(value)
     except UnknownEmotionError as err:
         raise click.BadParameter(str(err)) from None
+
+
+def _confidence(ctx, param, value: str) -> float | str:
+    if value.strip().lower() == REAL_CONFIDENCE:
+        return REAL_CONFIDENCE
+    try:
+        p = float(value)
+    except ValueError:
+        p = -1.0
+    if not 0 <= p < 1:
+        raise click.BadParameter(f"expected a probability in [0, 1) or '{REAL_CONFIDENCE}', got '{value}'")
+    return p
 
 
 def _emotion(ctx, param, value):
@@ -60,7 +72,7 @@ def main(verbose: bool) -> None:
 @click.option("--w-mask", type=click.FloatRange(min=0), default=_DEFAULTS.w_mask, help="Attention-mask regularisation weight.")
 @click.option("--w-r1", type=click.FloatRange(min=0), default=_DEFAULTS.w_r1, help="R1 gradient penalty weight (0 = off).")
 @click.option("--w-change", type=click.FloatRange(min=0), default=_DEFAULTS.w_change, help="L1 between edit and source: prefer the smallest edit.")
-@click.option("--expr-confidence", type=click.FloatRange(0, 1, max_open=True), default=_DEFAULTS.expr_confidence, help="Expression loss stops once the classifier gives the target this probability (0 = plain cross-entropy).")
+@click.option("--expr-confidence", callback=_confidence, default=str(_DEFAULTS.expr_confidence), metavar="P|real", help="Expression loss stops once the classifier gives the target this probability (0 = plain cross-entropy); 'real': per emotion, its median confidence in real training faces of that emotion.")
 @click.option("--expr-blur", type=click.FloatRange(min=0), default=_DEFAULTS.expr_blur, help="Gaussian sigma (pixels) of the loss classifier's view of a fake: pixel-level stripes stop paying (0 = off).")
 @click.option("--w-smooth", type=click.FloatRange(min=0), default=_DEFAULTS.w_smooth, help="Total-variation weight on the edit's change of the source.")
 @click.option("--d-augment/--no-d-augment", default=_DEFAULTS.d_augment, help="Discriminator judges randomly shifted/mirrored views (DiffAugment).")

@@ -79,7 +79,7 @@ def train_gan(
         "argv": sys.argv,
         "gan": config.to_dict(),
         "data": {"spec": spec, "train_size": len(train), "train_class_counts": dict(zip(EMOTIONS, train.class_counts()))},
-        "expression_classifier": facts,
+        "expression_classifier": facts | {"loss_stops_at_confidence": trainer.expression_confidence_by_emotion()},
         "run": {"device": str(trainer.device), "numeric_path": trainer.path.to_dict(),
                 "precision_probe_faces_per_s": trainer.probe, "machine": cpu_info()},
         "versions": {"torch": torch.__version__},

@@ -9,7 +9,7 @@
 # and 5 continue an interrupted run, so re-running the script picks up where it stopped.
 #
 # usage: scripts/fer2013_augmentation.sh [FER2013_CSV] [OUT]
-# 2 CPU cores (AVX-512 BF16): about 25 + 50 + 5 + 1 + 55 minutes.
+# 2 CPU cores (AVX-512 BF16): about 25 + 55 + 20 (training the evaluator) + 1 + 55 minutes.
 set -euo pipefail
 
 data=${1:-../shared/data/fer2013/fer2013.csv.gz}
@@ -33,7 +33,7 @@ fi
 gan=$(latest "$out/gan")
 if [[ -z "$gan" ]]; then
   fergan train --data "$data" --expr-classifier "$clf/model.pt" --steps 8000 --sample-every 250 \
-    --w-adv 5 --w-expr 10 --expr-blur 1.0 --w-smooth 10 --out "$out/gan" --quiet >/dev/null
+    --w-adv 5 --w-expr 10 --expr-blur 1.0 --w-smooth 10 --expr-confidence 0.97 --out "$out/gan" --quiet >/dev/null
   gan=$(latest "$out/gan")
 else
   fergan train --resume "$gan" --quiet >/dev/null  # a finished run returns at once

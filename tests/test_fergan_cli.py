@@ -9,6 +9,7 @@ from PIL import Image
 
 from ferganaug.cli import main
 from ferganaug.data.spec import load_dataset
+from ferganaug.emotions import EMOTIONS
 from ferganaug.synth import load_generator_file, regenerate
 
 TINY = "builtin:train=280,val=70,test=140,seed=3"
@@ -35,6 +36,9 @@ def test_train_writes_a_complete_run(gan_run):
     config = json.load(open(f"{gan_run}/config.json"))
     assert config["expression_classifier"]["trained_here"] is True
     assert config["gan"]["w_fm"] == 10.0 and config["gan"]["w_expr"] == 20.0
+    stops = config["expression_classifier"]["loss_stops_at_confidence"]
+    assert sorted(stops) == sorted(e for e in EMOTIONS if e != "neutral")
+    assert all(0 <= p < 1 for p in stops.values())
 
 
 def _synth(gan_run, out, n, emotion="disgust", seed=0):
@@ -114,6 +118,8 @@ def test_transfer_one_emotion_and_grid(gan_run, tmp_path):
     (["synthesize", "--generator", "{run}", "--out", "/proc/forbidden"], "cannot write to the output folder"),
     (["synthesize", "--generator", "{run}", "--sources", "builtin:train=50,val=0,test=0,distribution=balanced,seed=1"], None),
     (["train", "--data", TINY, "--source-emotions", "contempt"], "not one of the seven"),
+    (["train", "--data", TINY, "--expr-confidence", "sure"], "expected a probability in [0, 1) or 'real', got 'sure'"),
+    (["train", "--data", TINY, "--expr-confidence", "1"], "expected a probability in [0, 1) or 'real', got '1'"),
     (["train", "--expr-classifier", "{run}/generator.pt", "--data", TINY], "not a ferganaug.classifier"),
 ])
 def test_bad_input_is_a_clear_error(gan_run, tmp_path, args, message):

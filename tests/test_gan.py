@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 
 from ferganaug.emotions import EMOTIONS
-from ferganaug.gan.expression import ClassOrderError, FrozenExpressionClassifier
+from ferganaug.gan.expression import ClassOrderError, FrozenExpressionClassifier, typical_real_confidence
 from ferganaug.gan.losses import (
     confident_cross_entropy,
     feature_matching_loss,
@@ -18,7 +18,7 @@ from ferganaug.gan.losses import (
     total_variation,
 )
 from ferganaug.gan.networks import Generator, PatchDiscriminator
-from ferganaug.gan.train import DivergenceError, GANConfig, GANTrainer
+from ferganaug.gan.train import REAL_CONFIDENCE, DivergenceError, GANConfig, GANTrainer
 from ferganaug.utils.checkpoints import read_checkpoint_file
 from toy_data import toy_faces
 
@@ -138,12 +138,13 @@ def test_a_few_adversarial_steps_stay_finite_and_leave_classifier_untouched(tmp_
     assert (tmp_path / "run" / "generator.pt").is_file()
 
 
-def test_resume_equals_straight_run(tmp_path):
-    straight = _trainer(tmp_path, "straight", steps=4)
+@pytest.mark.parametrize("confidence", [0.9, REAL_CONFIDENCE])
+def test_resume_equals_straight_run(tmp_path, confidence):
+    straight = _trainer(tmp_path, "straight", steps=4, expr_confidence=confidence)
     straight.fit()
-    first = _trainer(tmp_path, "resumed", steps=2)
+    first = _trainer(tmp_path, "resumed", steps=2, expr_confidence=confidence)
     first.fit()
-    second = _trainer(tmp_path, "resumed", steps=4)
+    second = _trainer(tmp_path, "resumed", steps=4, expr_confidence=confidence)
     second.load_state(read_checkpoint_file(tmp_path / "resumed" / "checkpoints" / "last.pt", ("ferganaug.gan-train-state",)))
     assert second.step == 2
     second.fit()
@@ -242,3 +243,58 @@ def test_blurred_classifier_view_and_smooth_change_train_finite_steps(tmp_path):
     last = json.loads((tmp_path / "run" / "stats.jsonl").read_text().splitlines()[-1])
     assert last["step"] == 2 and last["g_smooth"] > 0
     assert all(torch.isfinite(p).all() for p in trainer.generator.parameters())
+
+
+def test_confident_cross_entropy_takes_a_confidence_per_face():
+    logits = torch.log(torch.tensor([[0.9, 0.1], [0.5, 0.5], [0.5, 0.5]]))
+    target = torch.tensor([0, 0, 1])
+    confidence = torch.tensor([0.8, 0.6, 0.0])
+    # face 1: 0.9 >= 0.8, free; face 2: log(0.6) - log(0.5); face 3: confidence 0 is plain CE, -log(0.5)
+    expected = (torch.log(torch.tensor(0.6)) - 2 * torch.log(torch.tensor(0.5))) / 3
+    assert torch.isclose(confident_cross_entropy(logits, target, confidence), expected)
+    same = torch.full((3,), 0.8)
+    assert torch.isclose(confident_cross_entropy(logits, target, same), confident_cross_entropy(logits, target, 0.8))
+
+
+class FixedProbabilities(nn.Module):
+    """Logits whose softmax is a given row per face (faces carry their row index in pixel 0)."""
+
+    def __init__(self, probs):
+        super().__init__()
+        self.logits = torch.log(probs)
+
+    def forward(self, x):
+        return self.logits[x[:, 0, 0, 0].long()]
+
+
+def test_typical_real_confidence_is_the_median_own_label_probability():
+    probs = torch.tensor([[0.7, 0.3], [0.2, 0.8], [0.4, 0.6], [0.9, 0.1], [0.5, 0.5]])
+    labels = torch.tensor([0, 0, 0, 1, 1])
+    faces = torch.arange(5, dtype=torch.float32).view(5, 1, 1, 1)
+    got = typical_real_confidence(FixedProbabilities(probs), faces, labels, num_emotions=3, batch_size=2)
+    # emotion 0: own probabilities 0.7, 0.2, 0.4 -> median 0.4; emotion 1: 0.1, 0.5 -> lower median 0.1;
+    # emotion 2 has no faces -> 0
+    assert torch.allclose(got, torch.tensor([0.4, 0.1, 0.0]))
+    # the classifier's view of each face is applied first: face i is seen as row 4 - i, so
+    # emotion 0 gets 0.5, 0.9, 0.4 -> 0.5 and emotion 1 gets 0.8, 0.3 -> 0.3
+    flipped = typical_real_confidence(FixedProbabilities(probs), faces, labels, 3, view=lambda x: 4 - x)
+    assert torch.allclose(flipped, torch.tensor([0.5, 0.3, 0.0]))
+
+
+def test_real_confidence_is_measured_per_emotion_and_used_in_training(tmp_path):
+    trainer = _trainer(tmp_path, steps=2, expr_confidence=REAL_CONFIDENCE)
+    data = toy_faces().split("train")
+    expected = typical_real_confidence(trainer.classifier, data.images, data.labels, len(EMOTIONS),
+                                       view=lambda x: x.float() / 127.5 - 1)
+    assert torch.allclose(trainer.expr_confidence, expected)
+    by_emotion = trainer.expression_confidence_by_emotion()
+    assert set(by_emotion) == set(EMOTIONS) - {"neutral"}
+    assert by_emotion["happy"] == pytest.approx(float(expected[EMOTIONS.index("happy")]))
+    trainer.fit()
+    assert all(torch.isfinite(p).all() for p in trainer.generator.parameters())
+
+
+@pytest.mark.parametrize("bad", ["often", 1.0, -0.1])
+def test_expr_confidence_must_be_a_probability_or_real(bad):
+    with pytest.raises(ValueError, match="expr_confidence must be a probability"):
+        GANConfig(expr_confidence=bad)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 import torch.nn as nn
@@ -42,3 +42,32 @@ class FrozenExpressionClassifier(nn.Module):
 
     def forward(self, faces: torch.Tensor) -> torch.Tensor:
         return self.classifier(faces)
+
+
+@torch.no_grad()
+def typical_real_confidence(
+    classifier: nn.Module,
+    faces: torch.Tensor,
+    labels: torch.Tensor,
+    num_emotions: int,
+    view: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    batch_size: int = 512,
+) -> torch.Tensor:
+    """Per emotion, the median probability the classifier gives real faces of that emotion
+    their own label: float32 [num_emotions] (0 where an emotion has no faces).
+
+    It is how sure the classifier is of a typical real face; asking the generator for more
+    asks for a stronger expression than real faces show, i.e. a caricature. ``faces`` are
+    model inputs in [-1, 1], or anything ``view`` turns into them (e.g. uint8 faces, blurred)."""
+    probs = []
+    for start in range(0, len(faces), batch_size):
+        batch = faces[start:start + batch_size]
+        logits = classifier(view(batch) if view is not None else batch)
+        probs.append(logits.float().softmax(dim=1).cpu())
+    own = torch.cat(probs).gather(1, labels.cpu().view(-1, 1)).squeeze(1)
+    medians = torch.zeros(num_emotions)
+    for e in range(num_emotions):
+        mine = own[labels.cpu() == e]
+        if len(mine):
+            medians[e] = mine.median()
+    return medians

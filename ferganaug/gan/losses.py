@@ -16,14 +16,21 @@ def lsgan_generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
     return (fake_scores - 1).pow(2).mean()
 
 
-def confident_cross_entropy(logits: torch.Tensor, target: torch.Tensor, confidence: float = 0.0) -> torch.Tensor:
+def confident_cross_entropy(
+    logits: torch.Tensor, target: torch.Tensor, confidence: float | torch.Tensor = 0.0
+) -> torch.Tensor:
     """Cross-entropy that stops pushing once the classifier gives the target probability
     ``confidence``: past that point plain cross-entropy keeps rewarding an ever stronger
-    expression, which the generator delivers as caricature. ``confidence=0`` is plain CE."""
+    expression, which the generator delivers as caricature. ``confidence=0`` is plain CE;
+    a tensor gives each face its own confidence (e.g. one per target emotion)."""
     per_face = F.cross_entropy(logits.float(), target, reduction="none")
-    if confidence <= 0:
-        return per_face.mean()
-    return F.relu(per_face + math.log(confidence)).mean()
+    if not isinstance(confidence, torch.Tensor):
+        if confidence <= 0:
+            return per_face.mean()
+        return F.relu(per_face + math.log(confidence)).mean()
+    # A face whose confidence is 0 gets plain CE (log 0 would cancel it instead).
+    shift = torch.where(confidence > 0, confidence.clamp(min=1e-12).log(), torch.zeros_like(confidence))
+    return F.relu(per_face + shift.to(per_face.device)).mean()
 
 
 def group_means(x: torch.Tensor, labels: torch.Tensor, num_groups: int) -> tuple[torch.Tensor, torch.Tensor]:

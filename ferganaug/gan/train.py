@@ -21,7 +21,7 @@ from tqdm import tqdm
 from ferganaug.data.augment import AugmentConfig, augment_batch, to_model_input
 from ferganaug.data.dataset import FaceDataset
 from ferganaug.emotions import EMOTIONS, EMOTION_INDEX
-from ferganaug.gan.expression import FrozenExpressionClassifier
+from ferganaug.gan.expression import FrozenExpressionClassifier, typical_real_confidence
 from ferganaug.gan.losses import (
     confident_cross_entropy,
     feature_matching_loss,
@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 GAN_STATE_KIND = "ferganaug.gan-train-state"
 CLASSIFIER_VIEWS = AugmentConfig(flip=True, translate=0.06, rotation_deg=5.0)
 GENERATOR_KIND = "ferganaug.generator"
+# --expr-confidence real: per target emotion, the confidence the classifier has in a typical real face
+REAL_CONFIDENCE = "real"
 
 
 class DivergenceError(FloatingPointError):
@@ -66,7 +68,9 @@ class GANConfig:
     # The three below trade a little hit rate for much more faithful edits (built-in faces,
     # README: mean ground-truth error 5.76 -> 4.16 grey levels, hit rate 80% -> 74%).
     w_change: float = 30.0  # L1 between edit and source: the smallest edit that shows the expression
-    expr_confidence: float = 0.9  # expression loss stops at this target probability (0: plain CE)
+    # Expression loss stops at this target probability (0: plain CE), or with REAL_CONFIDENCE at the
+    # classifier's median confidence in real faces of each target emotion (no more than real faces show).
+    expr_confidence: float | str = 0.9
     d_augment: bool = True  # DiffAugment: D judges shifted/mirrored views of real and fake alike
     # Against adversarial textures (stripes a frozen classifier reads as an expression, seen on
     # FER2013): the classifier judges a low-passed view, and the change itself must be smooth.
@@ -88,6 +92,13 @@ class GANConfig:
     sample_every: int = 200
     checkpoint_every: int = 200
     extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        conf = self.expr_confidence
+        if isinstance(conf, str) and conf != REAL_CONFIDENCE:
+            raise ValueError(f"expr_confidence must be a probability in [0, 1) or '{REAL_CONFIDENCE}', got '{conf}'")
+        if not isinstance(conf, str) and not 0 <= conf < 1:
+            raise ValueError(f"expr_confidence must be a probability in [0, 1) or '{REAL_CONFIDENCE}', got {conf}")
 
     @property
     def target_emotions(self) -> tuple[str, ...]:
@@ -193,6 +204,28 @@ class GANTrainer:
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr_d, betas=config.betas)
         self.step = 0
         self.fixed_sources = self.pools.sources[:8]
+        self.expr_confidence = self._expression_confidence()
+
+    def _expression_confidence(self) -> float | torch.Tensor:
+        """The expression loss's stopping point: the configured probability, or per emotion
+        (REAL_CONFIDENCE) the classifier's median confidence in real training faces of it."""
+        if self.config.expr_confidence != REAL_CONFIDENCE:
+            return float(self.config.expr_confidence)
+
+        def view(faces: torch.Tensor) -> torch.Tensor:
+            faces = to_model_input(faces)
+            if self.config.expr_blur > 0:
+                faces = gaussian_blur(faces, self.config.expr_blur)
+            return self.path.prepare_input(faces)
+
+        with self.path.autocast(self.device):
+            return typical_real_confidence(self.classifier, self.pools.images, self.pools.labels, len(EMOTIONS),
+                                           view).to(self.device)
+
+    def expression_confidence_by_emotion(self) -> dict[str, float]:
+        if isinstance(self.expr_confidence, float):
+            return dict.fromkeys(self.config.target_emotions, self.expr_confidence)
+        return {e: float(self.expr_confidence[EMOTION_INDEX[e]]) for e in self.config.target_emotions}
 
     # -- one step --------------------------------------------------------------------------------
     def _batch(self) -> dict[str, torch.Tensor]:
@@ -246,7 +279,7 @@ class GANTrainer:
         terms = {
             "adv": lsgan_generator_loss(fake_scores.float()),
             "fm": feature_matching_loss(fake_features, real_features, batch["target"], batch["target"], len(EMOTIONS)),
-            "expr": confident_cross_entropy(logits, batch["target"], c.expr_confidence),
+            "expr": confident_cross_entropy(logits, batch["target"], self._confidence_for(batch["target"])),
             "cycle": (back.float() - batch["source"]).abs().mean(),
             "id": (same.float() - batch["source"]).abs().mean(),
             "mask": mask_regularisation(mask, c.mask_min_area, c.mask_max_area),
@@ -263,6 +296,11 @@ class GANTrainer:
         self._update_ema()
         self.step += 1
         return self._step_stats(loss_d, r1, total_g, terms, real_scores, fake_scores, logits, mask, batch["target"])
+
+    def _confidence_for(self, targets: torch.Tensor) -> float | torch.Tensor:
+        if isinstance(self.expr_confidence, float):
+            return self.expr_confidence
+        return self.expr_confidence[targets]
 
     @torch.no_grad()
     def _step_stats(self, loss_d, r1, total_g, terms, real_scores, fake_scores, logits, mask, target) -> dict[str, float]:
@@ -398,6 +436,7 @@ class GANTrainer:
             "opt_d": self.opt_d.state_dict(),
             "rng": {"global": global_rng_state(), "sample": self.sample_rng.get_state()},
             "numeric_path": self.path.to_dict(),
+            "expr_confidence": self.expr_confidence,
         }
         atomic_torch_save(state, self.run_dir / "checkpoints" / "last.pt")
         atomic_torch_save(self.generator_artifact(), self.run_dir / "generator.pt")
@@ -413,6 +452,9 @@ class GANTrainer:
         self.sample_rng.set_state(state["rng"]["sample"])
         saved = state["numeric_path"]
         self.path = NumericPath(saved["precision"], saved["channels_last"])
+        # Measured once at the start of the run; re-measuring on another numeric path could differ.
+        confidence = state.get("expr_confidence", self.expr_confidence)
+        self.expr_confidence = confidence.to(self.device) if isinstance(confidence, torch.Tensor) else float(confidence)
         for module in (self.generator, self.discriminator, self.ema, self.classifier):
             self.path.prepare_model(module)
 
