@@ -79,6 +79,7 @@ def main(verbose: bool) -> None:
 @click.option("--ema-decay", type=click.FloatRange(0, 1), default=_DEFAULTS.ema_decay)
 @click.option("--condition", type=click.Choice(["label", "reference"]), default="label", help="Target emotion label, or a reference face (study A's mode).")
 @click.option("--colour", type=click.Choice(["residual", "absolute"]), default=_DEFAULTS.colour, help="Generator paints a change of the source (residual) or new pixels (absolute, GANimation).")
+@click.option("--warp/--no-warp", default=_DEFAULTS.warp, help="Generator may also move the source's features (a smooth displacement field of at most 3 pixels).")
 @click.option("--source-emotions", default="neutral", metavar="LIST", help="Emotions whose faces are edited.")
 @click.option("--expr-classifier", type=click.Path(exists=True), default=None, metavar="CKPT", help="fer-classify checkpoint; trained here first when omitted.")
 @click.option("--classifier-epochs", type=click.IntRange(min=1), default=10, help="Epochs for the automatic expression classifier (deep-cnn, strong augmentation).")
@@ -106,7 +107,7 @@ def train_command(**o) -> None:
             w_fm=o["w_fm"], w_expr=o["w_expr"], w_cycle=o["w_cycle"], w_id=o["w_id"], w_mask=o["w_mask"],
             w_r1=o["w_r1"], w_change=o["w_change"], expr_confidence=o["expr_confidence"], d_augment=o["d_augment"],
             expr_blur=o["expr_blur"], w_smooth=o["w_smooth"],
-            ema_decay=o["ema_decay"], condition=o["condition"], colour=o["colour"],
+            ema_decay=o["ema_decay"], condition=o["condition"], colour=o["colour"], warp=o["warp"],
             source_emotions=sources,
             sample_every=o["sample_every"], checkpoint_every=o["sample_every"], seed=o["seed"],
             g_width=o["g_width"], g_res_blocks=o["g_res_blocks"], d_width=o["d_width"],

@@ -73,7 +73,7 @@ def train_gan(
     run_dir = next_run_dir(runs_root, f"gan-{spec_short_name(spec)}")
     classifier, facts = expression_classifier(spec, run_dir, expr_classifier, epochs=classifier_epochs,
                                               seed=config.seed, progress=progress)
-    trainer = GANTrainer(config, train, classifier, run_dir, progress=progress)
+    trainer = GANTrainer(config, train, classifier, run_dir, progress=progress, held_out=data.split("val"))
     atomic_write_json(run_dir / "config.json", {
         "tool": "fergan train",
         "argv": sys.argv,
@@ -93,9 +93,9 @@ def resume_gan(run_dir: str | Path, progress: bool = True) -> Path:
     run_dir = Path(run_dir)
     saved = json.loads((run_dir / "config.json").read_text())
     config = GANConfig.from_dict(saved["gan"])
-    train = load_dataset(saved["data"]["spec"]).split("train")
+    data = load_dataset(saved["data"]["spec"])
     classifier, _ = expression_classifier(saved["data"]["spec"], run_dir, saved["expression_classifier"]["checkpoint"])
-    trainer = GANTrainer(config, train, classifier, run_dir, progress=progress)
+    trainer = GANTrainer(config, data.split("train"), classifier, run_dir, progress=progress, held_out=data.split("val"))
     last = run_dir / "checkpoints" / "last.pt"
     if last.is_file():
         trainer.load_state(read_checkpoint_file(last, (GAN_STATE_KIND,), expected="a fergan train checkpoint"))

@@ -17,7 +17,7 @@ from ferganaug.gan.losses import (
     mask_regularisation,
     total_variation,
 )
-from ferganaug.gan.networks import Generator, PatchDiscriminator
+from ferganaug.gan.networks import Generator, PatchDiscriminator, warp_by_flow
 from ferganaug.gan.train import REAL_CONFIDENCE, DivergenceError, GANConfig, GANTrainer
 from ferganaug.utils.checkpoints import read_checkpoint_file
 from toy_data import toy_faces
@@ -294,7 +294,60 @@ def test_real_confidence_is_measured_per_emotion_and_used_in_training(tmp_path):
     assert all(torch.isfinite(p).all() for p in trainer.generator.parameters())
 
 
+def test_real_confidence_prefers_held_out_faces_when_every_target_has_some(tmp_path):
+    faces = toy_faces(n_per_class=30)
+    held_out = faces.split("val")
+    assert set(held_out.labels.tolist()) == set(range(len(EMOTIONS)))
+    trainer = GANTrainer(GANConfig(**{**FAST, "expr_confidence": REAL_CONFIDENCE}), faces.split("train"),
+                         FrozenExpressionClassifier(TinyClassifier()), tmp_path / "run", progress=False,
+                         held_out=held_out)
+    expected = typical_real_confidence(trainer.classifier, held_out.images, held_out.labels, len(EMOTIONS),
+                                       view=lambda x: x.float() / 127.5 - 1)
+    assert torch.allclose(trainer.expr_confidence, expected)
+    # a held-out set lacking a target emotion is not used: the training faces stand in
+    no_disgust = held_out.subset(held_out.labels != EMOTIONS.index("disgust"))
+    fallback = trainer._expression_confidence(no_disgust)
+    train = faces.split("train")
+    assert torch.allclose(fallback, typical_real_confidence(trainer.classifier, train.images, train.labels,
+                                                            len(EMOTIONS), view=lambda x: x.float() / 127.5 - 1))
+
+
 @pytest.mark.parametrize("bad", ["often", 1.0, -0.1])
 def test_expr_confidence_must_be_a_probability_or_real(bad):
     with pytest.raises(ValueError, match="expr_confidence must be a probability"):
         GANConfig(expr_confidence=bad)
+
+
+def test_warp_by_flow_moves_pixels_by_the_flow():
+    images = torch.zeros(1, 1, 8, 8)
+    images[..., 4] = 1.0  # a vertical line at x = 4
+    assert torch.allclose(warp_by_flow(images, torch.zeros(1, 2, 2, 2)), images, atol=1e-6)
+    right = torch.zeros(1, 2, 2, 2)
+    right[:, 0] = 1.0  # every output pixel shows the input pixel one to its right
+    moved = warp_by_flow(images, right)
+    assert torch.allclose(moved[..., 3], torch.ones(1, 1, 8), atol=1e-6)  # the line is now at x = 3
+    assert moved[..., 4].abs().max() < 1e-6
+    down = torch.zeros(1, 2, 2, 2)
+    down[:, 1] = 0.5  # half a pixel down: the line (vertical) does not change
+    assert torch.allclose(warp_by_flow(images, down), images, atol=1e-6)
+
+
+def test_warping_generator_starts_without_displacement():
+    torch.manual_seed(0)
+    g = Generator(width=8, n_res=1, colour="residual", warp=True).eval()
+    source = torch.rand(3, 1, 48, 48) * 2 - 1
+    target = torch.tensor([0, 1, 3])
+    with torch.no_grad():
+        warped, _ = g(source, target)
+        g.warp = False  # same weights, no warp at all
+        plain, _ = g(source, target)
+    assert torch.allclose(warped, plain, atol=1e-5)
+    assert g.config["warp"] is True and "to_flow.weight" in g.state_dict()
+
+
+def test_warping_generator_trains_finite_steps_and_moves_pixels(tmp_path):
+    trainer = _trainer(tmp_path, steps=3, warp=True)
+    trainer.fit()
+    flow = trainer.generator.to_flow
+    assert flow.weight.abs().sum() > 0  # the displacement field is being learnt
+    assert all(torch.isfinite(p).all() for p in trainer.generator.parameters())

@@ -69,7 +69,7 @@ class Generator(nn.Module):
 
     def __init__(
         self, num_emotions: int = 7, width: int = 32, n_res: int = 4, cond_dim: int = 64, condition: str = "label",
-        colour: str = "absolute",
+        colour: str = "absolute", warp: bool = False, max_shift: float = 3.0,
     ) -> None:
         super().__init__()
         if condition not in CONDITIONS:
@@ -77,7 +77,7 @@ class Generator(nn.Module):
         if colour not in COLOUR_MODES:
             raise ValueError(f"unknown colour mode '{colour}'; expected one of {', '.join(COLOUR_MODES)}")
         self.config = {"num_emotions": num_emotions, "width": width, "n_res": n_res, "cond_dim": cond_dim,
-                       "condition": condition, "colour": colour}
+                       "condition": condition, "colour": colour, "warp": warp, "max_shift": max_shift}
         self.colour = colour
         self.condition = condition
         self.num_emotions = num_emotions
@@ -103,6 +103,14 @@ class Generator(nn.Module):
         # Start as (almost) the identity: a closed mask copies the source, and training opens
         # it only where the expression needs new pixels.
         nn.init.constant_(self.to_mask.bias, -3.0)
+        # Warp: a displacement field (pixels, at most max_shift) predicted at the 12x12 bottleneck
+        # and upsampled, so it is smooth by construction. It starts at zero (no displacement).
+        self.warp = warp
+        self.max_shift = max_shift
+        if warp:
+            self.to_flow = nn.Conv2d(4 * w, 2, 3, padding=1)
+            nn.init.zeros_(self.to_flow.weight)
+            nn.init.zeros_(self.to_flow.bias)
 
     def condition_vector(self, target: torch.Tensor) -> torch.Tensor:
         return self.embed(target)
@@ -112,13 +120,31 @@ class Generator(nn.Module):
         h = self.encode(source)
         for block in self.blocks:
             h = block(h, cond)
+        # With warp the edit starts from the source with its features moved (brows lowered,
+        # mouth corners pulled), which is how expressions change a face; paint adds the rest.
+        base = warp_by_flow(source, self.max_shift * torch.tanh(self.to_flow(h))) if self.warp else source
         h = self.decode(h)
         change = torch.tanh(self.to_colour(h))
         # "residual" predicts a change of the source's pixels, so even inside the mask what
         # needs no change costs nothing to keep; "absolute" paints new pixels (GANimation).
-        colour = (source + change).clamp(-1, 1) if self.colour == "residual" else change
+        colour = (base + change).clamp(-1, 1) if self.colour == "residual" else change
         mask = torch.sigmoid(self.to_mask(h))
-        return mask * colour + (1 - mask) * source, mask
+        return mask * colour + (1 - mask) * base, mask
+
+
+def warp_by_flow(images: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    """Resample ``images`` [N, C, H, W] so that output pixel p shows input pixel p + flow(p).
+
+    ``flow`` is [N, 2, h, w] in pixels (x then y), at any resolution: it is upsampled
+    bilinearly to the images' size. Borders repeat the edge pixels."""
+    n, _, height, width = images.shape
+    flow = F.interpolate(flow.float(), size=(height, width), mode="bilinear", align_corners=False)
+    identity = torch.eye(2, 3, device=images.device).unsqueeze(0).expand(n, 2, 3)
+    grid = F.affine_grid(identity, [n, 1, height, width], align_corners=False)
+    # pixels -> normalised coordinates ([-1, 1] spans the image)
+    offset = torch.stack((flow[:, 0] * 2 / width, flow[:, 1] * 2 / height), dim=-1)
+    return F.grid_sample(images.float(), grid + offset, mode="bilinear", padding_mode="border",
+                         align_corners=False).to(images.dtype)
 
 
 class PatchDiscriminator(nn.Module):

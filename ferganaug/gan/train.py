@@ -84,6 +84,7 @@ class GANConfig:
     d_width: int = 32
     condition: str = "label"
     colour: str = "residual"
+    warp: bool = False  # the generator may also move the source's features (a smooth displacement field)
     source_emotions: tuple[str, ...] = ("neutral",)
     seed: int = 0
     precision: str = "auto"
@@ -179,7 +180,10 @@ class GANTrainer:
         classifier: FrozenExpressionClassifier,
         run_dir: Path,
         progress: bool = True,
+        held_out: FaceDataset | None = None,
     ) -> None:
+        """``held_out``: real faces the loss classifier was not trained on (the validation split),
+        for ``expr_confidence=REAL_CONFIDENCE``; its training faces stand in when there are none."""
         self.config = config
         self.run_dir = Path(run_dir)
         (self.run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
@@ -191,7 +195,7 @@ class GANTrainer:
 
         seed_everything(config.seed)
         self.generator = Generator(len(EMOTIONS), config.g_width, config.g_res_blocks, condition=config.condition,
-                                   colour=config.colour)
+                                   colour=config.colour, warp=config.warp)
         self.discriminator = PatchDiscriminator(len(EMOTIONS), config.d_width)
         self.ema = copy.deepcopy(self.generator).eval().requires_grad_(False)
         self.classifier = classifier
@@ -204,13 +208,17 @@ class GANTrainer:
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr_d, betas=config.betas)
         self.step = 0
         self.fixed_sources = self.pools.sources[:8]
-        self.expr_confidence = self._expression_confidence()
+        self.expr_confidence = self._expression_confidence(held_out)
 
-    def _expression_confidence(self) -> float | torch.Tensor:
+    def _expression_confidence(self, held_out: FaceDataset | None) -> float | torch.Tensor:
         """The expression loss's stopping point: the configured probability, or per emotion
-        (REAL_CONFIDENCE) the classifier's median confidence in real training faces of it."""
+        (REAL_CONFIDENCE) the classifier's median confidence in real faces of it, held-out ones
+        when every target emotion has some (it is surer of the faces it was trained on)."""
         if self.config.expr_confidence != REAL_CONFIDENCE:
             return float(self.config.expr_confidence)
+        faces, labels = self.pools.images, self.pools.labels
+        if held_out is not None and all((held_out.labels == t).any() for t in self.target_ids):
+            faces, labels = held_out.images.to(self.device), held_out.labels.to(self.device)
 
         def view(faces: torch.Tensor) -> torch.Tensor:
             faces = to_model_input(faces)
@@ -219,8 +227,7 @@ class GANTrainer:
             return self.path.prepare_input(faces)
 
         with self.path.autocast(self.device):
-            return typical_real_confidence(self.classifier, self.pools.images, self.pools.labels, len(EMOTIONS),
-                                           view).to(self.device)
+            return typical_real_confidence(self.classifier, faces, labels, len(EMOTIONS), view).to(self.device)
 
     def expression_confidence_by_emotion(self) -> dict[str, float]:
         if isinstance(self.expr_confidence, float):
