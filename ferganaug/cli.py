@@ -82,7 +82,7 @@ def main(verbose: bool) -> None:
 @click.option("--warp/--no-warp", default=_DEFAULTS.warp, help="Generator may also move the source's features (a smooth displacement field of at most 3 pixels).")
 @click.option("--source-emotions", default="neutral", metavar="LIST", help="Emotions whose faces are edited.")
 @click.option("--expr-classifier", type=click.Path(exists=True), default=None, metavar="CKPT", help="fer-classify checkpoint; trained here first when omitted.")
-@click.option("--classifier-epochs", type=click.IntRange(min=1), default=10, help="Epochs for the automatic expression classifier (deep-cnn, strong augmentation).")
+@click.option("--classifier-epochs", type=click.IntRange(min=1), default=12, help="Epochs for the automatic expression classifier (deep-cnn, strong augmentation, class-balanced batches).")
 @click.option("--sample-every", type=click.IntRange(min=1), default=_DEFAULTS.sample_every)
 @click.option("--g-width", type=click.IntRange(min=4), default=_DEFAULTS.g_width, help="Generator base width.")
 @click.option("--g-res-blocks", type=click.IntRange(min=1), default=_DEFAULTS.g_res_blocks)
