@@ -35,3 +35,20 @@ def test_probe_measures_real_steps_and_keeps_rng():
 def test_unknown_precision_named():
     with pytest.raises(ValueError, match="unknown precision 'fp8'"):
         pick_fastest("fp8", torch.device("cpu"), lambda p: 1.0)
+
+
+def test_a_burst_of_load_during_one_measurement_does_not_decide():
+    # bf16 is the faster path, but its first measurement is taken while another process runs
+    calls = []
+
+    def measure(path):
+        calls.append(path.name)
+        if path.precision == "bf16":
+            return 20.0 if calls.count(path.name) == 1 else 160.0
+        return 90.0
+
+    path, measured = pick_fastest("auto", torch.device("cpu"), measure)
+    assert path.precision == "bf16" and measured["bf16"] == 160.0
+    assert len(calls) == 8 and calls[:4] == calls[4:][::-1]  # two rounds, the second reversed
+    single, _ = pick_fastest("auto", torch.device("cpu"), lambda p: 20.0 if p.precision == "bf16" else 90.0, rounds=1)
+    assert single.precision == "fp32"
