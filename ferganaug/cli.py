@@ -12,6 +12,7 @@ import click
 from ferganaug.data.errors import DataError
 from ferganaug.emotions import EMOTIONS, UnknownEmotionError, parse_emotions
 from ferganaug.gan.expression import ClassOrderError
+from ferganaug.gan.networks import DECODERS
 from ferganaug.gan.train import REAL_CONFIDENCE, DivergenceError, GANConfig
 from ferganaug.utils.checkpoints import CheckpointError
 from ferganaug.utils.cli import friendly_errors
@@ -86,6 +87,7 @@ def main(verbose: bool) -> None:
 @click.option("--sample-every", type=click.IntRange(min=1), default=_DEFAULTS.sample_every)
 @click.option("--g-width", type=click.IntRange(min=4), default=_DEFAULTS.g_width, help="Generator base width.")
 @click.option("--g-res-blocks", type=click.IntRange(min=1), default=_DEFAULTS.g_res_blocks)
+@click.option("--g-decoder", type=click.Choice(DECODERS), default=_DEFAULTS.g_decoder, help="Generator upsampling: sub-pixel convolutions (shuffle, faster) or nearest upsampling (upsample, runs before 2026-11-24).")
 @click.option("--d-width", type=click.IntRange(min=4), default=_DEFAULTS.d_width, help="Discriminator base width.")
 @click.option("--seed", type=int, default=0)
 @click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto")
@@ -110,7 +112,7 @@ def train_command(**o) -> None:
             ema_decay=o["ema_decay"], condition=o["condition"], colour=o["colour"], warp=o["warp"],
             source_emotions=sources,
             sample_every=o["sample_every"], checkpoint_every=o["sample_every"], seed=o["seed"],
-            g_width=o["g_width"], g_res_blocks=o["g_res_blocks"], d_width=o["d_width"],
+            g_width=o["g_width"], g_res_blocks=o["g_res_blocks"], g_decoder=o["g_decoder"], d_width=o["d_width"],
             precision=o["precision"], device=o["device"],
         )
         try:

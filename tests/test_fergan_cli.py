@@ -35,7 +35,8 @@ def test_train_writes_a_complete_run(gan_run):
     assert sorted(os.listdir(f"{gan_run}/samples")) == ["000002.png", "000004.png"]
     config = json.load(open(f"{gan_run}/config.json"))
     assert config["expression_classifier"]["trained_here"] is True
-    assert config["gan"]["w_fm"] == 10.0 and config["gan"]["w_expr"] == 20.0
+    assert (config["gan"]["w_adv"], config["gan"]["w_fm"], config["gan"]["w_expr"]) == (5.0, 10.0, 10.0)
+    assert config["gan"]["warp"] is True and config["gan"]["g_decoder"] == "shuffle"
     stops = config["expression_classifier"]["loss_stops_at_confidence"]
     assert sorted(stops) == sorted(e for e in EMOTIONS if e != "neutral")
     assert all(0 <= p < 1 for p in stops.values())

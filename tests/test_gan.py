@@ -5,6 +5,7 @@ import json
 import pytest
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from ferganaug.emotions import EMOTIONS
 from ferganaug.gan.expression import ClassOrderError, FrozenExpressionClassifier, typical_real_confidence
@@ -17,8 +18,8 @@ from ferganaug.gan.losses import (
     mask_regularisation,
     total_variation,
 )
-from ferganaug.gan.networks import Generator, PatchDiscriminator, warp_by_flow
-from ferganaug.gan.train import REAL_CONFIDENCE, DivergenceError, GANConfig, GANTrainer
+from ferganaug.gan.networks import DECODERS, Generator, PatchDiscriminator, icnr_, warp_by_flow
+from ferganaug.gan.train import REAL_CONFIDENCE, DivergenceError, GANConfig, GANTrainer, load_generator
 from ferganaug.utils.checkpoints import read_checkpoint_file
 from toy_data import toy_faces
 
@@ -46,20 +47,53 @@ def _trainer(tmp_path, name="run", **overrides):
                       progress=False)
 
 
+def _set_heads(g: Generator, mask_bias: float, zero_colour: bool = False) -> None:
+    """Fill the mask head's bias (and zero the colour head) whichever decoder ``g`` has."""
+    with torch.no_grad():
+        if g.config["decoder"] == "shuffle":
+            g.to_colour_mask.bias[1].fill_(mask_bias)
+            if zero_colour:
+                g.to_colour_mask.weight[0].zero_()
+                g.to_colour_mask.bias[0].zero_()
+        else:
+            g.to_mask.bias.fill_(mask_bias)
+            if zero_colour:
+                g.to_colour.weight.zero_()
+                g.to_colour.bias.zero_()
+
+
+@pytest.mark.parametrize("decoder", DECODERS)
 @pytest.mark.parametrize("condition", ["label", "reference"])
-def test_generator_shapes_and_blend(condition):
-    g = Generator(width=8, n_res=1, condition=condition)
+def test_generator_shapes_and_blend(condition, decoder):
+    g = Generator(width=8, n_res=1, condition=condition, decoder=decoder)
     x = torch.rand(3, 1, 48, 48) * 2 - 1
     cond = torch.tensor([0, 1, 2]) if condition == "label" else torch.rand(3, 1, 48, 48)
     out, mask = g(x, cond)
     assert out.shape == mask.shape == (3, 1, 48, 48)
     assert mask.min() >= 0 and mask.max() <= 1
     assert out.min() >= -1 and out.max() <= 1
+    assert mask.mean() < 0.2  # starts nearly closed (bias -3; an open start would be 0.5): an edit starts as a copy
     # the output is a blend: where the mask is ~0 the source pixel survives
-    with torch.no_grad():
-        g.to_mask.bias.fill_(-30.0)
+    _set_heads(g, mask_bias=-30.0)
     out, _ = g(x, cond)
     assert torch.allclose(out, x, atol=1e-6)
+
+
+def test_unknown_decoder_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown decoder 'bicubic'; expected one of shuffle, upsample"):
+        Generator(decoder="bicubic")
+
+
+def test_generators_saved_before_the_decoder_option_load_as_upsample():
+    torch.manual_seed(0)
+    old = Generator(width=8, n_res=1, decoder="upsample").eval()
+    config = {k: v for k, v in old.config.items() if k != "decoder"}  # what such an artifact holds
+    loaded = load_generator({"generator_config": config, "state_dict": old.state_dict()})
+    assert loaded.config["decoder"] == "upsample"
+    x = torch.rand(2, 1, 48, 48) * 2 - 1
+    assert torch.equal(loaded(x, torch.tensor([1, 4]))[0], old(x, torch.tensor([1, 4]))[0])
+    saved = {k: v for k, v in GANConfig().to_dict().items() if k != "g_decoder"}
+    assert GANConfig.from_dict(saved).g_decoder == "upsample" and GANConfig().g_decoder == "shuffle"
 
 
 def test_conditioning_changes_the_output():
@@ -183,12 +217,10 @@ def test_ema_decay_warms_up_then_holds():
     assert ema_decay_at(100_000, 0.999) == 0.999
 
 
-def test_residual_colour_keeps_the_source_where_it_paints_no_change():
-    g = Generator(width=8, n_res=1, colour="residual")
-    with torch.no_grad():
-        g.to_colour.weight.zero_()
-        g.to_colour.bias.zero_()
-        g.to_mask.bias.fill_(30.0)  # mask fully open
+@pytest.mark.parametrize("decoder", DECODERS)
+def test_residual_colour_keeps_the_source_where_it_paints_no_change(decoder):
+    g = Generator(width=8, n_res=1, colour="residual", decoder=decoder)
+    _set_heads(g, mask_bias=30.0, zero_colour=True)  # mask fully open, no change painted
     x = torch.rand(2, 1, 48, 48) * 2 - 1
     out, mask = g(x, torch.tensor([1, 2]))
     assert mask.min() > 0.99
@@ -351,3 +383,12 @@ def test_warping_generator_trains_finite_steps_and_moves_pixels(tmp_path):
     flow = trainer.generator.to_flow
     assert flow.weight.abs().sum() > 0  # the displacement field is being learnt
     assert all(torch.isfinite(p).all() for p in trainer.generator.parameters())
+
+
+def test_icnr_start_makes_pixel_shuffle_a_nearest_upsampling():
+    torch.manual_seed(0)
+    conv = icnr_(nn.Conv2d(6, 12, 3, padding=1))
+    x = torch.randn(2, 6, 5, 5)
+    shuffled = nn.PixelShuffle(2)(conv(x))  # [2, 3, 10, 10]
+    low = shuffled[:, :, ::2, ::2]
+    assert torch.allclose(shuffled, F.interpolate(low, scale_factor=2, mode="nearest"), atol=1e-6)

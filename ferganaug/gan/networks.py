@@ -14,6 +14,10 @@ from torch.nn.utils import spectral_norm
 
 CONDITIONS = ("label", "reference")
 COLOUR_MODES = ("absolute", "residual")
+# "shuffle": sub-pixel convolutions up and one 3x3 head for colour and mask, about twice as fast
+# on CPU as "upsample" (nearest upsampling, then convolutions at the larger size, and two 5x5
+# one-channel heads), which generators saved before it existed keep.
+DECODERS = ("shuffle", "upsample")
 
 
 class FiLM(nn.Module):
@@ -69,15 +73,18 @@ class Generator(nn.Module):
 
     def __init__(
         self, num_emotions: int = 7, width: int = 32, n_res: int = 4, cond_dim: int = 64, condition: str = "label",
-        colour: str = "absolute", warp: bool = False, max_shift: float = 3.0,
+        colour: str = "absolute", warp: bool = False, max_shift: float = 3.0, decoder: str = "shuffle",
     ) -> None:
         super().__init__()
         if condition not in CONDITIONS:
             raise ValueError(f"unknown condition '{condition}'; expected one of {', '.join(CONDITIONS)}")
         if colour not in COLOUR_MODES:
             raise ValueError(f"unknown colour mode '{colour}'; expected one of {', '.join(COLOUR_MODES)}")
+        if decoder not in DECODERS:
+            raise ValueError(f"unknown decoder '{decoder}'; expected one of {', '.join(DECODERS)}")
         self.config = {"num_emotions": num_emotions, "width": width, "n_res": n_res, "cond_dim": cond_dim,
-                       "condition": condition, "colour": colour, "warp": warp, "max_shift": max_shift}
+                       "condition": condition, "colour": colour, "warp": warp, "max_shift": max_shift,
+                       "decoder": decoder}
         self.colour = colour
         self.condition = condition
         self.num_emotions = num_emotions
@@ -92,17 +99,29 @@ class Generator(nn.Module):
             nn.Conv2d(2 * w, 4 * w, 4, 2, 1), nn.InstanceNorm2d(4 * w, affine=True), nn.ReLU(),
         )
         self.blocks = nn.ModuleList(ResBlock(4 * w, cond_dim) for _ in range(n_res))
-        self.decode = nn.Sequential(
-            nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(4 * w, 2 * w, 3, padding=1),
-            nn.InstanceNorm2d(2 * w, affine=True), nn.ReLU(),
-            nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(2 * w, w, 3, padding=1),
-            nn.InstanceNorm2d(w, affine=True), nn.ReLU(),
-        )
-        self.to_colour = nn.Conv2d(w, 1, 5, padding=2)
-        self.to_mask = nn.Conv2d(w, 1, 5, padding=2)
+        if decoder == "shuffle":
+            self.decode = nn.Sequential(
+                icnr_(nn.Conv2d(4 * w, 8 * w, 3, padding=1)), nn.PixelShuffle(2),
+                nn.InstanceNorm2d(2 * w, affine=True), nn.ReLU(),
+                icnr_(nn.Conv2d(2 * w, 4 * w, 3, padding=1)), nn.PixelShuffle(2),
+                nn.InstanceNorm2d(w, affine=True), nn.ReLU(),
+            )
+            self.to_colour_mask = nn.Conv2d(w, 2, 3, padding=1)
+            mask_bias = self.to_colour_mask.bias
+        else:
+            self.decode = nn.Sequential(
+                nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(4 * w, 2 * w, 3, padding=1),
+                nn.InstanceNorm2d(2 * w, affine=True), nn.ReLU(),
+                nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(2 * w, w, 3, padding=1),
+                nn.InstanceNorm2d(w, affine=True), nn.ReLU(),
+            )
+            self.to_colour = nn.Conv2d(w, 1, 5, padding=2)
+            self.to_mask = nn.Conv2d(w, 1, 5, padding=2)
+            mask_bias = self.to_mask.bias
         # Start as (almost) the identity: a closed mask copies the source, and training opens
         # it only where the expression needs new pixels.
-        nn.init.constant_(self.to_mask.bias, -3.0)
+        with torch.no_grad():
+            mask_bias[-1] = -3.0
         # Warp: a displacement field (pixels, at most max_shift) predicted at the 12x12 bottleneck
         # and upsampled, so it is smooth by construction. It starts at zero (no displacement).
         self.warp = warp
@@ -123,13 +142,33 @@ class Generator(nn.Module):
         # With warp the edit starts from the source with its features moved (brows lowered,
         # mouth corners pulled), which is how expressions change a face; paint adds the rest.
         base = warp_by_flow(source, self.max_shift * torch.tanh(self.to_flow(h))) if self.warp else source
-        h = self.decode(h)
-        change = torch.tanh(self.to_colour(h))
+        colour_logit, mask_logit = self._heads(self.decode(h))
+        change = torch.tanh(colour_logit)
         # "residual" predicts a change of the source's pixels, so even inside the mask what
         # needs no change costs nothing to keep; "absolute" paints new pixels (GANimation).
         colour = (base + change).clamp(-1, 1) if self.colour == "residual" else change
-        mask = torch.sigmoid(self.to_mask(h))
+        mask = torch.sigmoid(mask_logit)
         return mask * colour + (1 - mask) * base, mask
+
+    def _heads(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.config["decoder"] == "shuffle":
+            both = self.to_colour_mask(h)
+            return both[:, :1], both[:, 1:]
+        return self.to_colour(h), self.to_mask(h)
+
+
+def icnr_(conv: nn.Conv2d, scale: int = 2) -> nn.Conv2d:
+    """Initialise a convolution that feeds ``PixelShuffle(scale)`` so that the four sub-pixels
+    of each output start equal (ICNR, Aitken et al. 2017): the pair starts as nearest
+    upsampling, without the checkerboard a random start leaves."""
+    sub = scale * scale
+    with torch.no_grad():
+        base = torch.empty(conv.out_channels // sub, *conv.weight.shape[1:])
+        nn.init.kaiming_uniform_(base, a=5 ** 0.5)  # nn.Conv2d's own default
+        conv.weight.copy_(base.repeat_interleave(sub, dim=0))
+        if conv.bias is not None:
+            conv.bias.copy_(conv.bias[::sub].repeat_interleave(sub))
+    return conv
 
 
 def warp_by_flow(images: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
