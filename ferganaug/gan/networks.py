@@ -14,9 +14,10 @@ from torch.nn.utils import spectral_norm
 
 CONDITIONS = ("label", "reference")
 COLOUR_MODES = ("absolute", "residual")
-# "shuffle": sub-pixel convolutions up and one 3x3 head for colour and mask, about twice as fast
-# on CPU as "upsample" (nearest upsampling, then convolutions at the larger size, and two 5x5
-# one-channel heads), which generators saved before it existed keep.
+# "shuffle": sub-pixel convolutions up and one 3x3 head for colour and mask; a whole training step
+# is about 10% faster on CPU than with "upsample" (nearest upsampling, then convolutions at the
+# larger size, and two 5x5 one-channel heads; scripts/bench_gan_step.py), which generators saved
+# before it existed keep.
 DECODERS = ("shuffle", "upsample")
 
 

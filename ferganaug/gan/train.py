@@ -56,8 +56,8 @@ class DivergenceError(FloatingPointError):
 
 @dataclass(frozen=True)
 class GANConfig:
-    # Twice the updates of 1,200 steps at batch 32 in about the same time (smaller batches cost
-    # less than half): on the built-in faces more, smaller steps won hit rate and pixel error.
+    # Twice the updates of 1,200 steps at batch 32 for the same faces, so about the same time:
+    # on the built-in faces more, smaller steps won hit rate and pixel error (README).
     steps: int = 2400
     batch_size: int = 16
     lr_g: float = 1e-4
