@@ -16,7 +16,6 @@ import tempfile
 import time
 from dataclasses import replace
 
-
 from classifiers.registry import create_model
 from ferganaug.data.builtin import builtin_dataset
 from ferganaug.emotions import EMOTIONS
