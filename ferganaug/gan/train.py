@@ -60,8 +60,10 @@ class GANConfig:
     # on the built-in faces more, smaller steps won hit rate and pixel error (README).
     steps: int = 2400
     batch_size: int = 16
-    lr_g: float = 1e-4
-    lr_d: float = 4e-4  # two time-scale update rule: the discriminator learns faster
+    # twice the usual 1e-4 / 4e-4: within the 10-minute budget it won hit rate and pixel error on
+    # the built-in faces over two seeds (README, runs M and M2)
+    lr_g: float = 2e-4
+    lr_d: float = 8e-4  # two time-scale update rule: the discriminator learns faster
     betas: tuple[float, float] = (0.5, 0.999)
     w_adv: float = 5.0  # study A: 1
     w_fm: float = 10.0
