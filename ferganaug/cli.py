@@ -166,13 +166,14 @@ def transfer_command(images, generator, emotion, reference, out) -> None:
 @click.option("--evaluator-model", default="resnet-baseline", help="Design of the automatic evaluator (not the loss classifier's).")
 @click.option("--evaluator-epochs", type=click.IntRange(min=1), default=12)
 @click.option("--evaluator-seed", type=int, default=1)
+@click.option("--evaluator-sampler", type=click.Choice(["balanced", "natural"]), default="balanced", help="Automatic evaluator's batches: class-balanced, or the data's own class frequencies (evaluators before 2026-11-24).")
 @click.option("--sources-split", type=click.Choice(["train", "val", "test"]), default="test", help="Split whose source faces a generator edits.")
 @click.option("--n-per-emotion", type=click.IntRange(min=2), default=2000, help="Faces per emotion to edit or use (a seeded subsample when there are more).")
 @click.option("--seed", type=int, default=0, help="Seed of the subsamples and KID subsets.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @user_errors
-def evaluate_command(target, data, evaluator, evaluator_model, evaluator_epochs, evaluator_seed, sources_split,
+def evaluate_command(target, data, evaluator, evaluator_model, evaluator_epochs, evaluator_seed, evaluator_sampler, sources_split,
                      n_per_emotion, seed, as_json, quiet) -> None:
     """Measure a fergan train run (its generator edits real source faces) or a synthetic folder
     written by fergan synthesize, per target emotion: hit rate by an independent evaluator beside
@@ -185,7 +186,7 @@ def evaluate_command(target, data, evaluator, evaluator_model, evaluator_epochs,
 
     report, json_path, png_path = evaluate_path(
         target, data=data, evaluator=evaluator, evaluator_model=evaluator_model, evaluator_epochs=evaluator_epochs,
-        evaluator_seed=evaluator_seed, sources_split=sources_split, n_per_emotion=n_per_emotion, seed=seed,
+        evaluator_seed=evaluator_seed, evaluator_sampler=evaluator_sampler, sources_split=sources_split, n_per_emotion=n_per_emotion, seed=seed,
         progress=not quiet,
     )
     if as_json:

@@ -2,7 +2,8 @@
 # The FER2013 augmentation experiment of the README, end to end:
 #   1. the GAN's loss classifier (deep-cnn, strong augmentation, 40 epochs)
 #   2. the GAN (8,000 steps, anti-adversarial settings)
-#   3. fergan evaluate with an independent evaluator (resnet-baseline, seed 1)
+#   3. fergan evaluate with an independent evaluator (resnet-baseline, seed 1, natural class
+#      frequencies: the evaluator of the measured run in the README)
 #   4. synthetic disgust faces, enough to top disgust up to the median class count
 #   5. fergan study: baseline, class-weights, oversample, synthetic; 3 seeds, deep-cnn 10 epochs
 # Every step writes into OUT and is skipped when its result is already there, and steps 1, 2
@@ -42,7 +43,7 @@ else
 fi
 
 # 3. quality, by an evaluator of another design and seed than the loss classifier
-[[ -f "$gan/metrics.json" ]] || fergan evaluate "$gan" --data "$data" --evaluator-model resnet-baseline --evaluator-seed 1
+[[ -f "$gan/metrics.json" ]] || fergan evaluate "$gan" --data "$data" --evaluator-model resnet-baseline --evaluator-seed 1 --evaluator-sampler natural
 
 # 4. synthetic disgust (median class count 4,097 - 436 real = 3,661 needed); a re-run continues
 fergan synthesize --generator "$gan" --emotion disgust --n 3700 --out "$gan/synthetic" --quiet

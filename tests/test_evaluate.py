@@ -14,6 +14,7 @@ from classifiers.inference import CPU, FP32, extract_features, predict_logits
 from classifiers.registry import create_model
 from ferganaug.cli import main
 from ferganaug.data.builtin import render_counterparts
+from ferganaug.data.errors import DataError
 from ferganaug.data.spec import load_dataset
 from ferganaug.emotions import EMOTION_INDEX, EMOTIONS
 from ferganaug.evaluate import (
@@ -250,7 +251,9 @@ def test_cli_on_a_synthetic_folder_trains_its_evaluator_in_the_folder(synthetic,
     shutil.copytree(synthetic[0], folder)
     report, json_path, png_path = evaluate_path(folder, evaluator_epochs=1, evaluator_precision="fp32",
                                                 progress=False)
-    assert (folder / "evaluator-resnet-baseline-seed1" / "model.pt").is_file()
+    trained = folder / "evaluator-resnet-baseline-balanced-seed1"
+    assert (trained / "model.pt").is_file()
+    assert json.loads((trained / "config.json").read_text())["train"]["balanced_sampler"] is True
     assert json_path == folder / "metrics.json" and png_path.is_file()
     assert report["kind"] == "synthetic" and report["synthetic"]["rows"] == 8
     assert report["summary"]["evaluator"]["trained_here"] is True
@@ -260,6 +263,20 @@ def test_cli_on_a_synthetic_folder_trains_its_evaluator_in_the_folder(synthetic,
     assert json.loads(json_path.read_text())["summary"]["evaluator"]["trained_here"] is False
     result = CliRunner().invoke(main, ["evaluate", str(folder), "--data", "builtin:train=60,val=10,test=30,seed=4"])
     assert result.exit_code != 0 and "holds an evaluator trained on" in result.output
+
+
+def test_evaluator_folders_tell_the_samplers_apart(tmp_path):
+    from ferganaug.evaluate.evaluator import evaluator_folder, resolve_evaluator
+
+    assert evaluator_folder(tmp_path, "resnet-baseline", 1).name == "evaluator-resnet-baseline-balanced-seed1"
+    # an evaluator trained before balancing was the default keeps its name and is found with "natural"
+    old = evaluator_folder(tmp_path, "resnet-baseline", 1, "natural")
+    assert old.name == "evaluator-resnet-baseline-seed1"
+    old.mkdir()
+    (old / "model.pt").write_bytes(b"x")
+    assert resolve_evaluator(None, "builtin", tmp_path, sampler="natural") == (old / "model.pt", False)
+    with pytest.raises(DataError, match="unknown evaluator sampler 'prior'; expected one of balanced, natural"):
+        evaluator_folder(tmp_path, "resnet-baseline", 1, "prior")
 
 
 def test_synthetic_folder_without_sources_still_gets_hit_rate_and_kid(tmp_path, evaluator, data):

@@ -29,6 +29,7 @@ def evaluate_path(
     evaluator_epochs: int = 12,
     evaluator_seed: int = 1,
     evaluator_precision: str = "auto",
+    evaluator_sampler: str = "balanced",
     sources_split: str = "test",
     n_per_emotion: int = DEFAULT_N_PER_EMOTION,
     seed: int = 0,
@@ -41,7 +42,8 @@ def evaluate_path(
     folder's source data); without ``evaluator`` one is found or trained in
     ``<generator run>/evaluator-<model>-seed<seed>`` (a synthetic folder whose generator run
     is not at hand keeps it in the folder itself), with ``evaluator_precision`` ("auto" measures
-    the fastest path; "fp32" skips the probe)."""
+    the fastest path; "fp32" skips the probe) and ``evaluator_sampler`` (class-"balanced" batches,
+    or the data's "natural" frequencies)."""
     loaded: dict[str, object] = {}
 
     def load(spec: str):
@@ -60,7 +62,7 @@ def evaluate_path(
         out_dir = home = Path(gen.path).parent
         real = load_real_data(spec, load)
         checkpoint, trained = resolve_evaluator(evaluator, spec, home, evaluator_model, evaluator_epochs,
-                                                evaluator_seed, progress, evaluator_precision)
+                                                evaluator_seed, progress, evaluator_precision, evaluator_sampler)
         report, grid = measure_generator(gen.model, gen.source_emotions, real, checkpoint, sources_split,
                                          n_per_emotion, seed, progress)
         report["generator"] = {"path": gen.path, "step": gen.step}
@@ -75,7 +77,7 @@ def evaluate_path(
         home = folder.generator_run or folder.path
         real = load_real_data(spec, load)
         checkpoint, trained = resolve_evaluator(evaluator, spec, home, evaluator_model, evaluator_epochs,
-                                                evaluator_seed, progress, evaluator_precision)
+                                                evaluator_seed, progress, evaluator_precision, evaluator_sampler)
         report, grid = measure_synthetic(folder, real, checkpoint, n_per_emotion, seed, progress)
         report["synthetic"] = {"path": str(folder.path), "rows": len(folder.faces), "generators": list(folder.generators),
                                "steps": list(folder.steps), "source_specs": list(folder.source_specs)}
