@@ -392,3 +392,13 @@ def test_icnr_start_makes_pixel_shuffle_a_nearest_upsampling():
     shuffled = nn.PixelShuffle(2)(conv(x))  # [2, 3, 10, 10]
     low = shuffled[:, :, ::2, ::2]
     assert torch.allclose(shuffled, F.interpolate(low, scale_factor=2, mode="nearest"), atol=1e-6)
+
+
+@pytest.mark.parametrize("w_cycle, w_id, passes", [(10.0, 5.0, 3), (0.0, 5.0, 2), (10.0, 0.0, 2), (0.0, 0.0, 1)])
+def test_cycle_and_identity_passes_run_only_when_their_terms_count(tmp_path, w_cycle, w_id, passes):
+    trainer = _trainer(tmp_path, steps=1, w_cycle=w_cycle, w_id=w_id)
+    calls = []
+    trainer.generator.register_forward_hook(lambda *_: calls.append(1))
+    stats = trainer.train_step(trainer._batch())
+    assert len(calls) == passes
+    assert (stats["g_cycle"] > 0) == (w_cycle > 0) and (stats["g_id"] > 0) == (w_id > 0)

@@ -291,14 +291,18 @@ class GANTrainer:
             # The frozen classifier judges a randomly shifted/mirrored view of the fake, so the
             # generator cannot win with pixel-exact adversarial textures (DiffAugment-style).
             logits = self.classifier(self._classifier_view(fake))
-            back, _ = self.generator(fake, self._condition(batch, "source"))
-            same, _ = self.generator(batch["source"], self._condition(batch, "source"))
+            # the generator passes of the cycle and identity terms are most of a step: skipped when off
+            zero = fake.new_zeros((), dtype=torch.float32)
+            cycle = zero if c.w_cycle == 0 else (
+                self.generator(fake, self._condition(batch, "source"))[0].float() - batch["source"]).abs().mean()
+            identity = zero if c.w_id == 0 else (
+                self.generator(batch["source"], self._condition(batch, "source"))[0].float() - batch["source"]).abs().mean()
         terms = {
             "adv": lsgan_generator_loss(fake_scores.float()),
             "fm": feature_matching_loss(fake_features, real_features, batch["target"], batch["target"], len(EMOTIONS)),
             "expr": confident_cross_entropy(logits, batch["target"], self._confidence_for(batch["target"])),
-            "cycle": (back.float() - batch["source"]).abs().mean(),
-            "id": (same.float() - batch["source"]).abs().mean(),
+            "cycle": cycle,
+            "id": identity,
             "mask": mask_regularisation(mask, c.mask_min_area, c.mask_max_area),
             "change": (fake.float() - batch["source"]).abs().mean(),
             "smooth": total_variation(fake.float() - batch["source"]),
