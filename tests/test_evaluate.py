@@ -18,6 +18,7 @@ from ferganaug.data.errors import DataError
 from ferganaug.data.spec import load_dataset
 from ferganaug.emotions import EMOTION_INDEX, EMOTIONS
 from ferganaug.evaluate import (
+    compare_with_truth,
     evaluate_generator,
     evaluate_path,
     evaluate_synthetic,
@@ -235,6 +236,15 @@ def test_synthetic_folder_is_measured_against_its_sources(synthetic, data, evalu
     assert list(report["per_emotion"]) == ["disgust", "happy"]
     assert happy["n"] == 5 and disgust["n"] == 3
     assert happy["mae_vs_truth"] == 0 and happy["mae_source_vs_truth"] == happy["pixel_change"] > 0
+    assert happy["mae_vs_truth_off_change"] == 0 and happy["change_cosine"] == pytest.approx(1.0)
+    # grey faces: the error off the true change and the cosine, by hand
+    src = train.images[grey_src].numpy().astype(float)
+    true = render_counterparts(train.subset(torch.tensor(grey_src)), "disgust").numpy().astype(float)
+    off = (np.abs(128.0 - true) * (true == src)).mean()
+    assert disgust["mae_vs_truth_off_change"] == pytest.approx(off) and 0 < off < disgust["mae_vs_truth"]
+    drawn, wanted = (128.0 - src).reshape(3, -1), (true - src).reshape(3, -1)
+    cosines = (drawn * wanted).sum(1) / np.linalg.norm(drawn, axis=1) / np.linalg.norm(wanted, axis=1)
+    assert disgust["change_cosine"] == pytest.approx(cosines.mean(), abs=1e-6)
     # the happy faces are the true renders, so the generator's score equals the perfect one
     assert happy["truth_hit_rate"] == happy["hit_rate"]
     assert report["summary"]["mean_truth_hit_rate"] == pytest.approx((happy["truth_hit_rate"] + disgust["truth_hit_rate"]) / 2)
@@ -327,3 +337,14 @@ def test_bad_input_is_a_one_line_error(bad_inputs, args, message):
     assert "Traceback" not in result.output
     errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1 and message in errors[0]  # the whole message on one line
+
+
+def test_compare_with_truth_by_hand():
+    pixels = lambda *v: torch.tensor(v, dtype=torch.uint8).view(1, 1, 1, -1)  # noqa: E731
+    source, truth, edit = pixels(0, 0, 0, 0), pixels(0, 10, 0, 0), pixels(2, 5, 0, 0)
+    numbers = compare_with_truth(edit, source, truth)
+    assert numbers["mae_vs_truth"] == pytest.approx((2 + 5) / 4)
+    assert numbers["mae_source_vs_truth"] == pytest.approx(10 / 4)
+    assert numbers["mae_vs_truth_off_change"] == pytest.approx(2 / 4)  # pixel 0: the truth left it alone
+    assert numbers["change_cosine"] == pytest.approx(50 / (29 ** 0.5 * 10))
+    assert compare_with_truth(source, source, truth)["change_cosine"] == 0  # no change drawn

@@ -12,7 +12,9 @@ Per target emotion, beside each other:
   emotion as the floor (what two samples of real faces score).
 - **identity**: the mean grey-level change from the source face, the attention-mask area
   (generators only) and, on the built-in faces, the error against the true render of that
-  person with that expression beside the error of returning the source unchanged.
+  person with that expression beside the error of returning the source unchanged, with the
+  part of it that falls where the true change leaves the face alone and the cosine between
+  the change drawn and the true change (why an edit misses, not only by how much).
 
 Modules: ``inputs`` (what the argument is, synthetic folders with their sources),
 ``evaluator`` (the independent classifier), ``measure`` (the numbers), ``report`` (table,
@@ -23,6 +25,7 @@ from ferganaug.evaluate.evaluator import resolve_evaluator, train_evaluator
 from ferganaug.evaluate.inputs import SyntheticFolder, evaluation_kind, load_real_data, read_synthetic_folder
 from ferganaug.evaluate.measure import (
     SampleGrid,
+    compare_with_truth,
     edit_faces,
     evaluate_generator,
     evaluate_synthetic,
@@ -35,8 +38,8 @@ from ferganaug.evaluate.report import METRICS_JSON, METRICS_PNG, format_generato
 from ferganaug.evaluate.run import evaluate_path
 
 __all__ = [
-    "METRICS_JSON", "METRICS_PNG", "SampleGrid", "SyntheticFolder", "edit_faces", "evaluate_generator",
-    "evaluate_path", "evaluate_synthetic", "evaluation_kind", "format_generator_report", "hit_rate",
-    "load_real_data", "measure_generator", "measure_synthetic", "read_synthetic_folder", "resolve_evaluator",
-    "set_distances", "train_evaluator", "write_metrics",
+    "METRICS_JSON", "METRICS_PNG", "SampleGrid", "SyntheticFolder", "compare_with_truth", "edit_faces",
+    "evaluate_generator", "evaluate_path", "evaluate_synthetic", "evaluation_kind", "format_generator_report",
+    "hit_rate", "load_real_data", "measure_generator", "measure_synthetic", "read_synthetic_folder",
+    "resolve_evaluator", "set_distances", "train_evaluator", "write_metrics",
 ]

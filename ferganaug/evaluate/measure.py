@@ -172,14 +172,33 @@ class _Reference:
             row["pixel_change"] = float((faces.float() - sources.images.float()).abs().mean())
             truth = _builtin_counterparts(sources, emotion)
             if truth is not None:
-                row["mae_vs_truth"] = float((faces.float() - truth.float()).abs().mean())
-                row["mae_source_vs_truth"] = float((sources.images.float() - truth.float()).abs().mean())
+                row |= compare_with_truth(faces, sources.images, truth)
                 # What a perfect generator would score: the ceiling a faithful edit can reach
                 # with this evaluator (it misreads some true renders too).
                 row["truth_hit_rate"] = hit_rate(self.model, truth, emotion)
         if mask_area is not None:
             row["mask_area"] = float(mask_area.mean())
         return row
+
+
+def compare_with_truth(faces: torch.Tensor, sources: torch.Tensor, truth: torch.Tensor) -> dict[str, float]:
+    """How edits (uint8 [N, 1, H, W]) compare with the true renders of the same edits.
+
+    ``mae_vs_truth`` against ``mae_source_vs_truth`` (returning the source unchanged) is the
+    headline. Two more numbers say why an edit misses: ``mae_vs_truth_off_change``, the part of
+    ``mae_vs_truth`` on pixels the true change leaves alone (so it is at most the whole), and
+    ``change_cosine``, the mean cosine between each edit's change of its source and the true
+    change (1: the right change up to its strength; 0 for an edit that changes nothing)."""
+    faces, sources, truth = faces.float(), sources.float(), truth.float()
+    error = (faces - truth).abs()
+    untouched = truth == sources
+    edit_change, true_change = (faces - sources).flatten(1), (truth - sources).flatten(1)
+    return {
+        "mae_vs_truth": float(error.mean()),
+        "mae_source_vs_truth": float((sources - truth).abs().mean()),
+        "mae_vs_truth_off_change": float((error * untouched).mean()),
+        "change_cosine": float(torch.nn.functional.cosine_similarity(edit_change, true_change, dim=1).mean()),
+    }
 
 
 def _builtin_counterparts(sources: FaceDataset, emotion: str) -> torch.Tensor | None:
@@ -221,6 +240,8 @@ def _summary(per_emotion: dict, reference: _Reference, n_per_emotion: int, seed:
         mae, baseline = mean("mae_vs_truth"), mean("mae_source_vs_truth")
         summary |= {"mae_vs_truth": mae, "mae_source_vs_truth": baseline,
                     "mae_reduction": 1 - mae / baseline if baseline else None,
+                    "mae_vs_truth_off_change": mean("mae_vs_truth_off_change"),
+                    "mean_change_cosine": mean("change_cosine"),
                     "mean_truth_hit_rate": mean("truth_hit_rate")}
     return summary
 

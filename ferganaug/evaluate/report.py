@@ -39,7 +39,9 @@ def format_generator_report(report: dict) -> str:
     if any("mae_vs_truth" in r for r in rows.values()):
         columns += [("truth hit", 10, lambda e, r: _pct(r.get("truth_hit_rate"))),
                     ("MAE truth", 10, lambda e, r: _num(r.get("mae_vs_truth"), ".2f")),
-                    ("MAE source", 11, lambda e, r: _num(r.get("mae_source_vs_truth"), ".2f"))]
+                    ("MAE source", 11, lambda e, r: _num(r.get("mae_source_vs_truth"), ".2f")),
+                    ("MAE off chg", 12, lambda e, r: _num(r.get("mae_vs_truth_off_change"), ".2f")),
+                    ("chg cosine", 11, lambda e, r: _num(r.get("change_cosine"), ".2f"))]
     lines = [" ".join(f"{h:<{w}}" if i == 0 else f"{h:>{w}}" for i, (h, w, _) in enumerate(columns))]
     for emotion, r in rows.items():
         lines.append(" ".join(f"{f(emotion, r):<{w}}" if i == 0 else f"{f(emotion, r):>{w}}"
@@ -70,6 +72,10 @@ def format_generator_report(report: dict) -> str:
     if s.get("mae_reduction") is not None:
         lines.append(f"pixel MAE vs ground truth {s['mae_vs_truth']:.2f} vs {s['mae_source_vs_truth']:.2f} for the "
                      f"unchanged source (reduction {s['mae_reduction'] * 100:.1f}%)")
+        if s.get("mean_change_cosine") is not None:
+            lines.append(f"of that error, {s['mae_vs_truth_off_change']:.2f} falls on pixels the true change "
+                         f"leaves alone; mean cosine between the change drawn and the true change "
+                         f"{s['mean_change_cosine']:.2f}")
     if s.get("mean_truth_hit_rate") is not None:
         lines.append(f"the ground-truth renders of the same edits reach a mean hit rate of "
                      f"{_pct(s['mean_truth_hit_rate'])} with this evaluator (a perfectly faithful generator's score)")
