@@ -35,7 +35,8 @@ def test_train_writes_a_complete_run(gan_run):
     assert sorted(os.listdir(f"{gan_run}/samples")) == ["000002.png", "000004.png"]
     config = json.load(open(f"{gan_run}/config.json"))
     assert config["expression_classifier"]["trained_here"] is True
-    assert (config["gan"]["w_adv"], config["gan"]["w_fm"], config["gan"]["w_expr"]) == (5.0, 10.0, 10.0)
+    weights = tuple(config["gan"][k] for k in ("w_adv", "w_fm", "w_expr", "w_cycle", "w_id"))
+    assert weights == (10.0, 10.0, 5.0, 10.0, 0.0)  # the defaults of f14d1fd (README, run N)
     assert config["gan"]["warp"] is True and config["gan"]["g_decoder"] == "shuffle"
     stops = config["expression_classifier"]["loss_stops_at_confidence"]
     assert sorted(stops) == sorted(e for e in EMOTIONS if e != "neutral")
