@@ -84,7 +84,10 @@ class GANConfig:
     # classifier's median confidence in real faces of each target emotion: a fixed 0.9 asked for more
     # than real faces show (built-in disgust: median 0.13), which the generator paid in caricature.
     expr_confidence: float | str = REAL_CONFIDENCE
-    d_augment: bool = True  # DiffAugment: D judges shifted/mirrored views of real and fake alike
+    # DiffAugment (D judges shifted/rotated/mirrored views of real and fake alike), off: with those
+    # views a discriminator could not tell the edits from real faces within a run's steps, so it
+    # taught the generator nothing (scripts/discriminator_probe.py; README, session 10).
+    d_augment: bool = False
     # Against adversarial textures (stripes a frozen classifier reads as an expression, seen on
     # FER2013): the classifier judges a low-passed view, and the change itself must be smooth.
     expr_blur: float = 0.0  # Gaussian sigma (pixels) of the classifier's view of a fake; 0: off
@@ -98,7 +101,10 @@ class GANConfig:
     d_width: int = 32
     condition: str = "label"
     colour: str = "residual"
-    warp: bool = True  # the generator may also move the source's features (a smooth displacement field)
+    # The generator may also move the source's features (a smooth displacement field). Off: the
+    # warp resamples the whole face, sensor noise included, which cost more pixel error than the
+    # moves gained once the discriminator worked (README, session 10).
+    warp: bool = False
     source_emotions: tuple[str, ...] = ("neutral",)
     seed: int = 0
     precision: str = "auto"
@@ -138,6 +144,15 @@ def ema_decay_at(step: int, decay: float) -> float:
     """EMA decay with a warm-up, a pure function of the step: early on the average follows
     the generator closely, so a short run's EMA is not dominated by its random start."""
     return min(decay, (1 + step) / (10 + step))
+
+
+@torch.no_grad()
+def update_ema(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    """ema <- decay * ema + (1 - decay) * model; buffers are copied."""
+    for ema_p, p in zip(ema.parameters(), model.parameters()):
+        ema_p.lerp_(p, 1 - decay)
+    for ema_b, b in zip(ema.buffers(), model.buffers()):
+        ema_b.copy_(b)
 
 
 def check_gan_data(train: FaceDataset, config: GANConfig) -> None:
@@ -363,13 +378,8 @@ class GANTrainer:
                 f"checkpoint is {self.run_dir / 'checkpoints' / 'last.pt'} (try lower learning rates or --w-r1)"
             )
 
-    @torch.no_grad()
     def _update_ema(self) -> None:
-        decay = ema_decay_at(self.step, self.config.ema_decay)
-        for ema_p, p in zip(self.ema.parameters(), self.generator.parameters()):
-            ema_p.lerp_(p, 1 - decay)
-        for ema_b, b in zip(self.ema.buffers(), self.generator.buffers()):
-            ema_b.copy_(b)
+        update_ema(self.ema, self.generator, ema_decay_at(self.step, self.config.ema_decay))
 
     def _probe_step(self, path: NumericPath) -> float:
         """Faces per second of a generator + discriminator + classifier step on this path,
@@ -439,15 +449,7 @@ class GANTrainer:
 
     # -- checkpoints -------------------------------------------------------------------------------
     def generator_artifact(self) -> dict:
-        return {
-            "kind": GENERATOR_KIND,
-            "format_version": 1,
-            "generator_config": self.ema.config,
-            "state_dict": {k: v.detach().cpu() for k, v in self.ema.state_dict().items()},
-            "class_names": list(EMOTIONS),
-            "step": self.step,
-            "source_emotions": list(self.config.source_emotions),
-        }
+        return generator_artifact(self.ema, self.step, self.config.source_emotions)
 
     def save_state(self) -> None:
         state = {
@@ -483,6 +485,19 @@ class GANTrainer:
         self.expr_confidence = confidence.to(self.device) if isinstance(confidence, torch.Tensor) else float(confidence)
         for module in (self.generator, self.discriminator, self.ema, self.classifier):
             self.path.prepare_model(module)
+
+
+def generator_artifact(generator: Generator, step: int, source_emotions: tuple[str, ...]) -> dict:
+    """What generator.pt holds: the network and what synthesis needs to know about it."""
+    return {
+        "kind": GENERATOR_KIND,
+        "format_version": 1,
+        "generator_config": generator.config,
+        "state_dict": {k: v.detach().cpu() for k, v in generator.state_dict().items()},
+        "class_names": list(EMOTIONS),
+        "step": step,
+        "source_emotions": list(source_emotions),
+    }
 
 
 def load_generator(artifact: dict) -> Generator:
