@@ -33,10 +33,10 @@ fi
 # 2. GAN
 gan=$(latest "$out/gan")
 if [[ -z "$gan" ]]; then
-  # the measured run (README): batch 32, no warp, DiffAugment, nearest-upsampling decoder, as before 2026-11-24
+  # the measured run (README): batch 32, no warp, DiffAugment, nearest-upsampling decoder, cycle 10, as before 2026-11-24
   fergan train --data "$data" --expr-classifier "$clf/model.pt" --steps 8000 --sample-every 250 \
     --batch-size 32 --no-warp --d-augment --g-decoder upsample --lr-g 1e-4 --lr-d 4e-4 \
-    --w-adv 5 --w-expr 10 --w-id 5 --expr-blur 1.0 --w-smooth 10 --expr-confidence 0.97 --out "$out/gan" --quiet >/dev/null
+    --w-adv 5 --w-expr 10 --w-cycle 10 --w-id 5 --expr-blur 1.0 --w-smooth 10 --expr-confidence 0.97 --out "$out/gan" --quiet >/dev/null
   gan=$(latest "$out/gan")
 else
   fergan train --resume "$gan" --quiet >/dev/null  # a finished run returns at once
