@@ -10,7 +10,7 @@ are, and the shifted, rotated and mirrored views of `--d-augment`. It then print
 target emotion, the area under the ROC curve on the test split (real test faces against
 edits of neutral test faces): 50% is chance, 100% a perfect separation. A discriminator
 that cannot separate the edits within the steps a GAN run gives it cannot teach the
-generator what real expressions look like (README, session 10).
+generator what real expressions look like (docs/gan-experiments.md, session 10).
 """
 
 from __future__ import annotations

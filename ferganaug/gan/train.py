@@ -6,7 +6,7 @@ exactly those target emotions for the discriminator and for feature matching. Lo
 those of study A (LSGAN, feature matching, expression) plus cycle, identity, change and mask
 terms; every weight is a config field. Study A weighted them 1, 10, 20; the defaults give the
 discriminator more voice (5, 10, 10), which on the built-in faces cut the pixel error against
-the ground truth by a quarter at the same hit rate (README). An EMA copy of the generator is
+the ground truth by a quarter at the same hit rate (docs/gan-experiments.md). An EMA copy of the generator is
 what samples use.
 """
 
@@ -61,26 +61,26 @@ class GANConfig:
     steps: int = 4000
     batch_size: int = 16
     # twice the usual 1e-4 / 4e-4: within the 10-minute budget it won hit rate and pixel error on
-    # the built-in faces over two seeds (README, runs M and M2)
+    # the built-in faces over two seeds (docs/gan-experiments.md, runs M and M2)
     lr_g: float = 2e-4
     lr_d: float = 8e-4  # two time-scale update rule: the discriminator learns faster
     betas: tuple[float, float] = (0.5, 0.999)
     # The discriminator's voice over the frozen classifier's: on the built-in faces 10 / 5 drew
     # edits 0.34 grey levels closer to the true renders than 5 / 10, at the same hit rates (two
-    # seeds, README). Study A: 1 / 20.
+    # seeds, docs/gan-experiments.md). Study A: 1 / 20.
     w_adv: float = 10.0
     w_fm: float = 10.0
     w_expr: float = 5.0
     # The cycle and identity terms are off by default: each costs a generator pass (the cycle's was a
     # third of a step), and on the built-in faces the steps that time buys won more hit rate
     # (cycle: 88.4% at 2,900 steps -> 91.3% at 4,000 without it, same time; pixel error 2.08 -> 2.10;
-    # README, session 11; identity: runs P7, P8, P10).
+    # README, session 11; identity: docs/gan-experiments.md, runs P7, P8, P10).
     w_cycle: float = 0.0
     w_id: float = 0.0
     w_mask: float = 5.0
     w_r1: float = 0.0
     # The three below trade a little hit rate for much more faithful edits (built-in faces,
-    # README: mean ground-truth error 5.76 -> 4.16 grey levels, hit rate 80% -> 74%).
+    # docs/gan-experiments.md: mean ground-truth error 5.76 -> 4.16 grey levels, hit rate 80% -> 74%).
     w_change: float = 30.0  # L1 between edit and source: the smallest edit that shows the expression
     # Expression loss stops at this target probability (0: plain CE), or with REAL_CONFIDENCE at the
     # classifier's median confidence in real faces of each target emotion: a fixed 0.9 asked for more
@@ -88,7 +88,7 @@ class GANConfig:
     expr_confidence: float | str = REAL_CONFIDENCE
     # DiffAugment (D judges shifted/rotated/mirrored views of real and fake alike), off: with those
     # views a discriminator could not tell the edits from real faces within a run's steps, so it
-    # taught the generator nothing (scripts/discriminator_probe.py; README, session 10).
+    # taught the generator nothing (scripts/discriminator_probe.py; docs/gan-experiments.md, session 10).
     d_augment: bool = False
     # Against adversarial textures (stripes a frozen classifier reads as an expression, seen on
     # FER2013): the classifier judges a low-passed view, and the change itself must be smooth.
@@ -105,7 +105,7 @@ class GANConfig:
     colour: str = "residual"
     # The generator may also move the source's features (a smooth displacement field). Off: the
     # warp resamples the whole face, sensor noise included, which cost more pixel error than the
-    # moves gained once the discriminator worked (README, session 10).
+    # moves gained once the discriminator worked (docs/gan-experiments.md, session 10).
     warp: bool = False
     source_emotions: tuple[str, ...] = ("neutral",)
     seed: int = 0
