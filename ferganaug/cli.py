@@ -179,10 +179,11 @@ def evaluate_command(target, data, evaluator, evaluator_model, evaluator_epochs,
     written by fergan synthesize, per target emotion: hit rate by an independent evaluator beside
     its recall on real faces, KID/FID against real test faces beside the real-train floor, and
     change from the source face (on the built-in faces: error against the true render).
-    Writes metrics.json and metrics.png into the run or synthetic folder."""
+    Writes metrics.json and metrics.png into the run or synthetic folder, and for a generator on
+    the built-in faces changes.png (the change drawn beside the true change)."""
     import json
 
-    from ferganaug.evaluate import evaluate_path, format_generator_report
+    from ferganaug.evaluate import CHANGES_PNG, evaluate_path, format_generator_report
 
     report, json_path, png_path = evaluate_path(
         target, data=data, evaluator=evaluator, evaluator_model=evaluator_model, evaluator_epochs=evaluator_epochs,
@@ -194,6 +195,9 @@ def evaluate_command(target, data, evaluator, evaluator_model, evaluator_epochs,
     else:
         click.echo(format_generator_report(report))
         click.echo(f"sheet: {png_path}")
+        changes = png_path.parent / CHANGES_PNG
+        if changes.exists():
+            click.echo(f"changes (drawn vs true): {changes}")
     click.echo(str(json_path))
 
 

@@ -138,6 +138,18 @@ def test_identity_edit_scores_the_source(data, evaluator):
         assert row["mae_vs_truth"] == pytest.approx(row["mae_source_vs_truth"])
 
 
+def test_sample_grid_carries_the_true_renders_of_the_faces_shown(data, evaluator):
+    from ferganaug.evaluate import measure_generator
+
+    _, grid = measure_generator(_identity, ("neutral",), data, evaluator, n_per_emotion=10)
+    test = data.split("test")
+    shown = grid.images[:, 0]
+    rows = [int(((test.images[:, 0] == face).flatten(1).all(1)).nonzero()[0]) for face in shown]
+    truths = torch.stack([render_counterparts(test.subset(torch.tensor(rows)), e)[:, 0] for e in TARGETS], dim=1)
+    assert grid.truths.shape == (len(shown), len(TARGETS), 48, 48) and torch.equal(grid.truths, truths)
+    assert (grid.truths.float() - shown[:, None].float()).abs().mean() > 0  # the true change is there to see
+
+
 def test_floor_is_real_train_vs_real_test(data, evaluator, monkeypatch):
     from ferganaug.evaluate import measure
 
@@ -181,10 +193,12 @@ def test_cli_on_a_run_writes_metrics_json_and_sheet(gan_run, evaluator):
     assert report["summary"]["evaluator"]["trained_here"] is False
     assert report["summary"]["evaluator"]["is_loss_classifier"] is False
     assert Image.open(gan_run / "metrics.png").size[0] > 500
+    assert Image.open(gan_run / "changes.png").size[0] > 500  # built-in data: drawn vs true change
     assert not (gan_run / "generator_metrics.json").exists()
     text = CliRunner().invoke(main, ["evaluate", str(gan_run), "--evaluator", str(evaluator), "--n-per-emotion", "8",
                                      "--quiet"])
     assert text.exit_code == 0 and "mean target hit rate" in text.output and "sheet:" in text.output
+    assert f"changes (drawn vs true): {gan_run / 'changes.png'}" in text.output
 
 
 def test_evaluating_with_the_loss_classifier_is_flagged(gan_run, evaluator, tmp_path):
@@ -259,8 +273,10 @@ def test_cli_on_a_synthetic_folder_trains_its_evaluator_in_the_folder(synthetic,
 
     folder = tmp_path / "copy"
     shutil.copytree(synthetic[0], folder)
+    (folder / "changes.png").write_bytes(b"an older evaluation's")
     report, json_path, png_path = evaluate_path(folder, evaluator_epochs=1, evaluator_precision="fp32",
                                                 progress=False)
+    assert not (folder / "changes.png").exists()  # a folder has no generator to compare: no stale sheet
     trained = folder / "evaluator-resnet-baseline-balanced-seed1"
     assert (trained / "model.pt").is_file()
     assert json.loads((trained / "config.json").read_text())["train"]["balanced_sampler"] is True

@@ -18,7 +18,7 @@ Per target emotion, beside each other:
 
 Modules: ``inputs`` (what the argument is, synthetic folders with their sources),
 ``evaluator`` (the independent classifier), ``measure`` (the numbers), ``report`` (table,
-metrics.json, metrics.png via ``plots``), ``run`` (the command's library call).
+metrics.json, metrics.png and on built-in data changes.png via ``plots``), ``run`` (the command's library call).
 """
 
 from ferganaug.evaluate.evaluator import resolve_evaluator, train_evaluator
@@ -34,11 +34,11 @@ from ferganaug.evaluate.measure import (
     measure_synthetic,
     set_distances,
 )
-from ferganaug.evaluate.report import METRICS_JSON, METRICS_PNG, format_generator_report, write_metrics
+from ferganaug.evaluate.report import CHANGES_PNG, METRICS_JSON, METRICS_PNG, format_generator_report, write_metrics
 from ferganaug.evaluate.run import evaluate_path
 
 __all__ = [
-    "METRICS_JSON", "METRICS_PNG", "SampleGrid", "SyntheticFolder", "compare_with_truth", "edit_faces",
+    "CHANGES_PNG", "METRICS_JSON", "METRICS_PNG", "SampleGrid", "SyntheticFolder", "compare_with_truth", "edit_faces",
     "evaluate_generator", "evaluate_path", "evaluate_synthetic", "evaluation_kind", "format_generator_report",
     "hit_rate", "load_real_data", "measure_generator", "measure_synthetic", "read_synthetic_folder",
     "resolve_evaluator", "set_distances", "train_evaluator", "write_metrics",

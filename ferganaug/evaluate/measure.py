@@ -36,11 +36,14 @@ SAMPLE_FACES = 6  # sources (or synthetic faces per emotion) on the sheet
 
 @dataclass(frozen=True)
 class SampleGrid:
-    """Faces for the sheet: uint8 [rows, cols, H, W] with a label per row and column."""
+    """Faces for the sheet: uint8 [rows, cols, H, W] with a label per row and column. For a
+    generator on built-in data, ``truths`` holds the true render of every edit after the
+    first column (uint8 [rows, cols - 1, H, W]: the changes sheet compares the two changes)."""
 
     images: torch.Tensor
     row_labels: tuple[str, ...]
     col_labels: tuple[str, ...]
+    truths: torch.Tensor | None = None
 
 
 def _to_uint8(x: torch.Tensor) -> torch.Tensor:
@@ -274,7 +277,8 @@ def measure_generator(
         raise DataError(f"no {'/'.join(source_emotions)} faces in the {sources_split} split of "
                         f"'{data.source}' to edit")
     sources = split.subset(rows[_pick(len(rows), n_per_emotion, seed)])
-    per_emotion, shown = {}, [sources.images[:SAMPLE_FACES, 0]]
+    per_emotion, shown, truths = {}, [sources.images[:SAMPLE_FACES, 0]], []
+    shown_sources = sources.subset(torch.arange(min(SAMPLE_FACES, len(sources))))
     targets = [e for e in EMOTIONS if e not in source_emotions]
     by_reference = getattr(generator, "condition", "label") == "reference"
     for emotion in tqdm(targets, disable=not progress, desc="fergan evaluate", unit="emotion"):
@@ -282,11 +286,14 @@ def measure_generator(
         edited, area = edit_faces(generator, sources.images, emotion, references_uint8=refs, return_mask_area=True)
         per_emotion[emotion] = reference.measure(emotion, edited, sources, area)
         shown.append(edited[:SAMPLE_FACES, 0])
+        truth = _builtin_counterparts(shown_sources, emotion)
+        if truth is not None:
+            truths.append(truth[:, 0])
     summary = _summary(per_emotion, reference, n_per_emotion, seed)
     summary |= {"n_sources": len(sources), "sources_split": sources_split,
                 "source_emotions": list(source_emotions)}
     grid = SampleGrid(torch.stack(shown, dim=1), tuple(f"source {i + 1}" for i in range(len(shown[0]))),
-                      ("source", *targets))
+                      ("source", *targets), torch.stack(truths, dim=1) if truths else None)
     return {"kind": "generator", "per_emotion": per_emotion, "summary": summary}, grid
 
 

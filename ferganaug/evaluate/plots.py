@@ -1,5 +1,7 @@
 """The ``metrics.png`` sheet: sample faces per emotion above bar charts of hit rate vs the
-evaluator's real recall, KID with its real-vs-real floor, and the change from the source."""
+evaluator's real recall, KID with its real-vs-real floor, and the change from the source.
+On built-in data also ``changes.png``: where each edit changed its source beside where the
+true render changes it."""
 
 from __future__ import annotations
 
@@ -94,5 +96,43 @@ def plot_metrics(report: dict, grid, path: str | Path) -> None:
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90)
+    plt.close(fig)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+CHANGE_RANGE = 40  # grey levels at the ends of the colour scale; the largest true changes reach it
+
+
+def plot_changes(report: dict, grid, path: str | Path) -> None:
+    """Per sample source, two rows: the true change (true render minus source) and the change
+    the generator drew (edit minus source), one column per target, red where a pixel got
+    brighter and blue where it got darker; column titles give that target's mean cosine
+    between the two changes over all evaluated sources."""
+    sources = grid.images[:, 0].float()
+    drawn = grid.images[:, 1:].float() - sources[:, None]
+    true = grid.truths.float() - sources[:, None]
+    targets = grid.col_labels[1:]
+    n = len(sources)
+    fig, axes = plt.subplots(2 * n, 1 + len(targets), figsize=(1.3 * (1 + len(targets)), 1.3 * 2 * n + 0.6),
+                             squeeze=False, layout="constrained")
+    for i in range(n):
+        for row, (label, change) in enumerate((("true", true), ("drawn", drawn))):
+            r = 2 * i + row
+            axes[r, 0].imshow(sources[i].numpy(), cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+            axes[r, 0].set_ylabel(f"{grid.row_labels[i]}\n{label}", fontsize=7)
+            for c in range(len(targets)):
+                image = axes[r, c + 1].imshow(change[i, c].numpy(), cmap="bwr", vmin=-CHANGE_RANGE, vmax=CHANGE_RANGE,
+                                              interpolation="nearest")
+    for c, emotion in enumerate(targets):
+        cosine = report["per_emotion"].get(emotion, {}).get("change_cosine")
+        axes[0, c + 1].set_title(emotion if cosine is None else f"{emotion}\ncos {cosine:.2f}", fontsize=8)
+    axes[0, 0].set_title("source", fontsize=8)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.colorbar(image, ax=axes, fraction=0.02, pad=0.01, label="grey-level change from the source")
+    fig.suptitle("change drawn vs true change (true render - source; edit - source)", fontsize=9)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=80)
     plt.close(fig)
     atomic_write_bytes(path, buffer.getvalue())

@@ -8,6 +8,7 @@ from ferganaug.utils.files import atomic_write_json
 
 METRICS_JSON = "metrics.json"
 METRICS_PNG = "metrics.png"
+CHANGES_PNG = "changes.png"  # built-in data only: the change drawn beside the true change
 
 
 def _pct(v) -> str:
@@ -85,10 +86,16 @@ def format_generator_report(report: dict) -> str:
 
 
 def write_metrics(report: dict, out_dir: str | Path, grid=None) -> tuple[Path, Path]:
-    """Write ``metrics.json`` and the ``metrics.png`` sheet into ``out_dir``; returns both paths."""
-    from ferganaug.evaluate.plots import plot_metrics  # matplotlib only when a sheet is drawn
+    """Write ``metrics.json`` and the ``metrics.png`` sheet into ``out_dir``; returns both paths.
+    When the grid has true renders (a generator on built-in data) also ``changes.png``; an
+    older one is removed otherwise, so the folder never shows another evaluation's changes."""
+    from ferganaug.evaluate.plots import plot_changes, plot_metrics  # matplotlib only when a sheet is drawn
 
     out_dir = Path(out_dir)
     atomic_write_json(out_dir / METRICS_JSON, report)
     plot_metrics(report, grid, out_dir / METRICS_PNG)
+    if grid is not None and grid.truths is not None:
+        plot_changes(report, grid, out_dir / CHANGES_PNG)
+    else:
+        (out_dir / CHANGES_PNG).unlink(missing_ok=True)
     return out_dir / METRICS_JSON, out_dir / METRICS_PNG
