@@ -3,6 +3,8 @@
 
     python scripts/paired_upper_bound.py --out runs/paired-upper-bound
     fergan evaluate runs/paired-upper-bound --data builtin --evaluator E.pt
+    python scripts/paired_upper_bound.py --out runs/paired-expr --precision bf16 \
+        --w-expr 1 --expr-classifier runs/fergan/00000-gan-builtin/expression-classifier/model.pt
 
 `fergan train` never sees a neutral face and the same person's expression together: real data
 (FER2013) has no such pairs. The built-in renderer does, so this diagnostic trains the generator
@@ -11,6 +13,12 @@ only, L1 between its edit of each training neutral face and the true render of t
 the target expression. It writes `generator.pt` like a `fergan train` run, so `fergan evaluate`
 scores it exactly as it scores a GAN. Its pixel error bounds what an unpaired loss can teach
 this network within the same budget; it is a measurement, not a training mode of the toolkit.
+
+With ``--w-expr W`` the GAN's expression loss joins the L1 term (weight 10): a frozen
+``fer-classify`` checkpoint judges a jittered view of each edit, and the loss stops at the
+classifier's median confidence in real validation faces of the target, as in ``fergan train``.
+It asks whether the classifier's loss, which the hit rate needs, still lets the generator draw
+the true change when the true change is given.
 """
 
 from __future__ import annotations
@@ -22,16 +30,21 @@ from pathlib import Path
 
 import torch
 
-from ferganaug.data.augment import to_model_input
+from classifiers.checkpoint import load_classifier
+from ferganaug.data.augment import augment_batch, to_model_input
 from ferganaug.data.builtin import builtin_dataset, render_counterparts
 from ferganaug.emotions import EMOTION_INDEX, EMOTIONS
+from ferganaug.gan.expression import FrozenExpressionClassifier, typical_real_confidence
+from ferganaug.gan.losses import confident_cross_entropy
 from ferganaug.gan.networks import Generator
-from ferganaug.gan.train import GANConfig, ema_decay_at, generator_artifact, update_ema
+from ferganaug.gan.train import CLASSIFIER_VIEWS, GANConfig, ema_decay_at, generator_artifact, update_ema
 from ferganaug.utils.files import atomic_torch_save
 from ferganaug.utils.hardware import describe_machine
+from ferganaug.utils.precision import NumericPath
 from ferganaug.utils.seeding import seed_everything
 
 TARGETS = [e for e in EMOTIONS if e != "neutral"]
+W_L1 = 10.0  # with Adam the scale of a lone L1 term is moot; 10 sets it against --w-expr
 
 
 def main() -> None:
@@ -39,34 +52,56 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True, help="folder for generator.pt")
     parser.add_argument("--steps", type=int, default=GANConfig.steps)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
+    parser.add_argument("--w-expr", type=float, default=0.0, help="weight of the expression loss (0: L1 only)")
+    parser.add_argument("--expr-classifier", type=Path, help="fer-classify checkpoint for --w-expr")
     args = parser.parse_args()
+    if args.w_expr > 0 and args.expr_classifier is None:
+        parser.error("--w-expr needs --expr-classifier")
     c = GANConfig(steps=args.steps, seed=args.seed)
+    path = NumericPath(args.precision, False)
     print(describe_machine())
 
     seed_everything(c.seed)
-    train = builtin_dataset().split("train")
+    data = builtin_dataset()
+    train = data.split("train")
     neutral = train.subset(train.labels == EMOTION_INDEX["neutral"])
     sources = to_model_input(neutral.images)
     truths = torch.stack([to_model_input(render_counterparts(neutral, e)) for e in TARGETS], dim=1)
     target_ids = torch.tensor([EMOTION_INDEX[e] for e in TARGETS])
+    if args.w_expr > 0:
+        model, artifact = load_classifier(args.expr_classifier, EMOTIONS)
+        classifier = FrozenExpressionClassifier(model, artifact["class_names"])
+        val = data.split("val")
+        with path.autocast(torch.device("cpu")):
+            confidence = typical_real_confidence(classifier, val.images, val.labels, len(EMOTIONS), to_model_input)
+        print("expression loss stops at", {e: round(float(confidence[EMOTION_INDEX[e]]), 3) for e in TARGETS})
 
     generator = Generator(len(EMOTIONS), c.g_width, c.g_res_blocks, condition="label", colour=c.colour,
                           warp=c.warp, decoder=c.g_decoder)
     ema = copy.deepcopy(generator).eval().requires_grad_(False)
     opt = torch.optim.Adam(generator.parameters(), lr=c.lr_g, betas=c.betas)
     rng = torch.Generator().manual_seed(c.seed)
+    view_rng = torch.Generator().manual_seed(c.seed + 1)  # its own stream: the batches match the L1-only run's
     start = time.perf_counter()
     for step in range(c.steps):
         rows = torch.randint(len(sources), (c.batch_size,), generator=rng)
         which = torch.randint(len(TARGETS), (c.batch_size,), generator=rng)
-        edit, _ = generator(sources[rows], target_ids[which])
-        loss = (edit - truths[rows, which]).abs().mean()
+        with path.autocast(torch.device("cpu")):
+            edit, _ = generator(sources[rows], target_ids[which])
+        loss = W_L1 * (edit.float() - truths[rows, which]).abs().mean()
+        if args.w_expr > 0:
+            view = augment_batch((edit.float() + 1) / 2, CLASSIFIER_VIEWS, view_rng) * 2 - 1
+            with path.autocast(torch.device("cpu")):
+                logits = classifier(view)
+            targets = target_ids[which]
+            loss = loss + args.w_expr * confident_cross_entropy(logits, targets, confidence[targets])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         update_ema(ema, generator, ema_decay_at(step, c.ema_decay))
         if (step + 1) % 500 == 0 or step + 1 == c.steps:
-            print(f"step {step + 1}/{c.steps}: L1 {loss.item():.4f} ({time.perf_counter() - start:.0f} s)", flush=True)
+            print(f"step {step + 1}/{c.steps}: loss {loss.item():.4f} ({time.perf_counter() - start:.0f} s)", flush=True)
 
     args.out.mkdir(parents=True, exist_ok=True)
     atomic_torch_save(generator_artifact(ema, c.steps, ("neutral",)), args.out / "generator.pt")
