@@ -4,11 +4,14 @@
 >>> model = classifiers.create_model("deep-cnn")          # [N, 1, 48, 48] in [-1, 1] -> [N, 7]
 >>> classifiers.recipe_for("deep-cnn").lr
 0.001
+>>> classifiers.model_info("basic-cnn")["reported"]           # what study B claimed for it
+'44%'
 
 The command line lives in ``classifiers.cli`` and is not imported here.
 """
 
 from classifiers.registry import (  # the registry first: the model files register into it
+    Provenance,
     UnknownModelError,
     create_model,
     list_models,
@@ -23,6 +26,7 @@ from classifiers.recipes import Recipe, recipe_for
 __all__ = [
     "FERClassifier",
     "InputSpec",
+    "Provenance",
     "Recipe",
     "UnknownModelError",
     "create_model",

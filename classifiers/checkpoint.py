@@ -8,7 +8,7 @@ from typing import Sequence
 
 import torch.nn as nn
 
-from ferganaug.utils.checkpoints import FORMAT_VERSION, CheckpointError, read_checkpoint_file
+from ferganaug.engine.checkpoint import FORMAT_VERSION, CheckpointError, load_checkpoint
 from ferganaug.utils.files import atomic_torch_save
 
 MODEL_KIND = "ferganaug.classifier"
@@ -37,7 +37,7 @@ def save_model(path: str | Path, artifact: dict) -> None:
 
 def read_checkpoint(path: str | Path, kinds: Sequence[str] = (MODEL_KIND, TRAIN_STATE_KIND)) -> dict:
     """Load a classifier checkpoint (or a run folder's model.pt) safely."""
-    return read_checkpoint_file(
+    return load_checkpoint(
         path, kinds, ("model.pt", "checkpoints/best.pt", "checkpoints/last.pt"),
         expected="a file written by fer-classify train",
     )

@@ -13,20 +13,11 @@ import click
 from classifiers.checkpoint import CheckpointError
 from classifiers.registry import UnknownModelError, list_models, model_info
 from ferganaug.data.errors import DataError
+from ferganaug.engine.run_folder import RunFolderError
 from ferganaug.emotions import UnknownEmotionError
 from ferganaug.utils.cli import friendly_errors
 
-USER_ERRORS = (DataError, CheckpointError, UnknownModelError, UnknownEmotionError, FloatingPointError)
-
-# Recipe field -> TrainConfig field, for filling options the user did not give.
-_RECIPE_FIELDS = {
-    "optimizer": "optimizer", "lr": "lr", "weight_decay": "weight_decay", "betas": "betas",
-    "momentum": "momentum", "nesterov": "nesterov", "scheduler": "scheduler",
-    "plateau_factor": "plateau_factor", "plateau_patience": "plateau_patience", "epochs": "epochs",
-    "batch_size": "batch_size", "label_smoothing": "label_smoothing", "class_weights": "class_weights",
-    "augment": "augment", "early_stopping_patience": "early_stopping", "freeze_epochs": "freeze_epochs",
-}
-
+USER_ERRORS = (DataError, CheckpointError, UnknownModelError, UnknownEmotionError, FloatingPointError, RunFolderError)
 
 user_errors = friendly_errors(USER_ERRORS, "a run can be continued with --resume RUN_DIR")
 
@@ -41,16 +32,26 @@ def main(verbose: bool) -> None:
 
 
 @main.command("models")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (with each design's provenance and recipe).")
 def models_command(as_json: bool) -> None:
-    """List the registered designs with parameter counts and input specs."""
+    """List the registered designs: family, study, parameters, input and the study's reported figure.
+
+    The reported figure is the study's own claim, not a measurement of ours.
+    """
+    from classifiers.registry import model_entry
+
     infos = [model_info(name) for name in list_models()]
     if as_json:
         click.echo(json.dumps(infos, indent=2, default=str))
         return
-    click.echo(f"{'name':<18} {'study':<6} {'params':>12}  input")
+    click.echo(f"{'name':<18} {'family':<9} {'study':<5} {'params':>11}  {'input':<10} reported")
     for info in infos:
-        click.echo(f"{info['name']:<18} {info.get('study', ''):<6} {info['params']:>12,}  {info.get('input', '')}")
+        spec = info["input_spec"]
+        size = f"{spec['size']}x{spec['size']}x{spec['channels']}"
+        reported = model_entry(info["name"]).provenance.headline()
+        click.echo(
+            f"{info['name']:<18} {info['family']:<9} {info['study']:<5} {info['params']:>11,}  {size:<10} {reported}"
+        )
 
 
 @main.command("data-info")
@@ -103,6 +104,7 @@ def data_info_command(data: str, as_json: bool, skip_bad: bool, cache_dir: str |
 @click.option("--resume", type=click.Path(exists=True, file_okay=False), default=None, metavar="RUN_DIR", help="Continue an interrupted run (all other options come from its config.json).")
 @click.option("--skip-bad", is_flag=True, help="Skip malformed data rows and report how many.")
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None, help="Decoded-data cache folder.")
+@click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE", help="Any training-config field, e.g. --set monitor=val_macro_f1 --set eval_batch_size=256 (applied last; the keys are those of config.json's 'train').")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @user_errors
 def train_command(**opts) -> None:
@@ -121,36 +123,41 @@ def train_command(**opts) -> None:
     else:
         config = _train_config(opts)
         options = _data_options(opts)
-        run_dir, report = run_training(config, options, opts["runs_root"], progress=progress)
+        run_dir, report = run_training(config, options, opts["runs_root"], progress=progress,
+                                       argv=["fer-classify", *sys.argv[1:]])
     if report:
         click.echo(format_report(report))
     click.echo(str(run_dir))
 
 
-def _train_config(opts: dict):
-    from classifiers.recipes import recipe_for
-    from classifiers.train import TrainConfig
-    from ferganaug.data.imbalance import parse_class_weights
+# Options that choose a training-config field; unset ones keep the design's recipe.
+_RECIPE_OPTIONS = ("optimizer", "lr", "weight_decay", "momentum", "nesterov", "scheduler", "epochs", "batch_size",
+                   "label_smoothing", "class_weights", "augment", "early_stopping", "freeze_epochs")
 
-    recipe = recipe_for(opts["model"])
-    values = {field: getattr(recipe, name) for name, field in _RECIPE_FIELDS.items() if hasattr(recipe, name)}
-    given = {field: opts[field] for field in _RECIPE_FIELDS.values() if field in opts and opts[field] is not None}
-    if "class_weights" in given:
+
+def _train_config(opts: dict):
+    from classifiers.train_config import resolve_train_config
+    from ferganaug.data.imbalance import parse_class_weights
+    from ferganaug.engine.config import ConfigError, parse_assignment
+
+    choices = {name: opts[name] for name in _RECIPE_OPTIONS if opts.get(name) is not None}
+    if "class_weights" in choices:
         try:
-            given["class_weights"] = parse_class_weights(given["class_weights"])
+            choices["class_weights"] = parse_class_weights(choices["class_weights"])
         except ValueError as err:
             raise click.BadParameter(str(err), param_hint="--class-weights") from None
-    values.update(given)
-    if isinstance(values.get("class_weights"), list):
-        values["class_weights"] = tuple(values["class_weights"])
-    model_kwargs = {"input_size": opts["input_size"]} if opts["input_size"] else {}
+    if isinstance(choices.get("class_weights"), list):
+        choices["class_weights"] = tuple(choices["class_weights"])
+    choices |= {"balanced_sampler": opts["balanced_sampler"], "monitor": opts["monitor"], "seed": opts["seed"],
+                "precision": opts["precision"], "device": opts["device"], "weights": opts["weights"]}
+    if opts["input_size"]:
+        choices["model_kwargs"] = {"input_size": opts["input_size"]}
     try:
-        return TrainConfig(
-            model=opts["model"], model_kwargs=model_kwargs, balanced_sampler=opts["balanced_sampler"],
-            monitor=opts["monitor"], seed=opts["seed"], precision=opts["precision"], device=opts["device"],
-            weights=opts["weights"], **values,
-        )
-    except ValueError as err:
+        for text in opts["assignments"]:
+            key, value = parse_assignment(text)
+            choices[key] = value
+        return resolve_train_config(opts["model"], choices, "fer-classify train")
+    except (ConfigError, ValueError) as err:
         raise click.UsageError(str(err)) from None
 
 

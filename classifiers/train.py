@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -24,75 +24,16 @@ from classifiers.checkpoint import TRAIN_STATE_KIND, model_artifact, read_checkp
 from classifiers.inference import predict_logits
 from classifiers.metrics import classification_report
 from classifiers.registry import create_model, model_info
+from classifiers.train_config import TrainConfig
 from ferganaug.data.augment import augment_batch, preset
 from ferganaug.data.dataset import FaceDataset
 from ferganaug.data.imbalance import BatchSampler, class_weights
-from ferganaug.utils.files import append_jsonl, atomic_torch_save
-from ferganaug.utils.hardware import cpu_info, resolve_device
+from ferganaug.engine import Hook, RunFolder, check_finite, run_loop, save_training_state
+from ferganaug.utils.hardware import resolve_device
 from ferganaug.utils.precision import NumericPath, choose_path
-from ferganaug.utils.seeding import global_rng_state, make_generator, seed_everything, set_global_rng_state
+from ferganaug.utils.seeding import make_generator, seed_everything
 
 log = logging.getLogger(__name__)
-
-OPTIMIZERS = ("adam", "adamw", "sgd")
-SCHEDULERS = ("none", "plateau", "onecycle", "cosine")
-MONITORS = ("val_acc", "val_loss", "val_macro_f1")
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    model: str = "deep-cnn"
-    model_kwargs: dict = field(default_factory=dict)
-    epochs: int = 30
-    batch_size: int = 64
-    lr: float = 1e-3
-    optimizer: str = "adam"
-    betas: tuple[float, float] = (0.9, 0.999)
-    momentum: float = 0.9
-    nesterov: bool = False
-    weight_decay: float = 0.0
-    scheduler: str = "none"
-    plateau_factor: float = 0.5
-    plateau_patience: int = 5
-    label_smoothing: float = 0.0
-    class_weights: str | tuple[float, ...] | None = None
-    balanced_sampler: bool = False
-    augment: str = "standard"
-    early_stopping: int | None = None
-    monitor: str = "val_acc"
-    freeze_epochs: int = 0
-    seed: int = 0
-    precision: str = "auto"
-    device: str = "auto"
-    weights: str | None = None
-    eval_batch_size: int = 128
-
-    def __post_init__(self) -> None:
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer '{self.optimizer}'; expected one of {', '.join(OPTIMIZERS)}")
-        if self.scheduler not in SCHEDULERS:
-            raise ValueError(f"unknown scheduler '{self.scheduler}'; expected one of {', '.join(SCHEDULERS)}")
-        if self.monitor not in MONITORS:
-            raise ValueError(f"unknown monitor '{self.monitor}'; expected one of {', '.join(MONITORS)}")
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError("epochs and batch size must be at least 1")
-        preset(self.augment)  # validates the name
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["betas"] = list(self.betas)
-        if isinstance(self.class_weights, tuple):
-            d["class_weights"] = list(self.class_weights)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
-        d = dict(d)
-        d["betas"] = tuple(d.get("betas", (0.9, 0.999)))
-        if isinstance(d.get("class_weights"), list):
-            d["class_weights"] = tuple(d["class_weights"])
-        known = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in d.items() if k in known})
 
 
 @dataclass
@@ -153,24 +94,29 @@ def _monitor_value(config: TrainConfig, val: dict) -> float:
 
 
 class Trainer:
-    """One training run in one run directory."""
+    """One classifier training run: its epoch, its state and its hooks; the run engine
+    (ferganaug.engine) owns the folder, the checkpoints and the loop."""
+
+    state_kind = TRAIN_STATE_KIND
+    position_key = "epoch"
 
     def __init__(
         self,
         config: TrainConfig,
         data: TrainData,
-        run_dir: Path,
+        run_dir: Path | RunFolder,
         progress: bool = True,
         on_epoch: Callable[[dict], None] | None = None,
     ) -> None:
         self.config = config
         self.data = data
-        self.run_dir = Path(run_dir)
+        self.folder = run_dir if isinstance(run_dir, RunFolder) else RunFolder.at(run_dir)
+        self.run_dir = self.folder.path
         self.progress = progress
         self.on_epoch = on_epoch
         self.device = resolve_device(config.device)
         self.class_names = data.train.class_names
-        (self.run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+        self.folder.checkpoints_dir.mkdir(parents=True, exist_ok=True)
 
         seed_everything(config.seed)
         self.model_kwargs = dict(config.model_kwargs)
@@ -247,11 +193,7 @@ class Trainer:
             loss = F.cross_entropy(
                 logits.float(), labels, weight=self.loss_weight, label_smoothing=self.config.label_smoothing
             )
-            if not torch.isfinite(loss):
-                raise FloatingPointError(
-                    f"training loss became {loss.item()} at epoch {self.epoch + 1}; the last good checkpoint "
-                    f"is {self.run_dir / 'checkpoints' / 'last.pt'} (try a lower --lr)"
-                )
+            check_finite(loss, "training", f"epoch {self.epoch + 1}", self.folder.last_checkpoint, "try a lower --lr")
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
@@ -276,44 +218,60 @@ class Trainer:
         return classification_report(ds.labels, logits, self.class_names, loss=loss)
 
     # -- the run --------------------------------------------------------------------------------
+    @property
+    def position(self) -> int:
+        return self.epoch
+
     def fit(self) -> dict:
         """Train the remaining epochs; returns the best validation report."""
-        stats_path = self.run_dir / "stats.jsonl"
-        while self.epoch < self.config.epochs:
-            train_stats = self.train_epoch()
-            val = self.evaluate(self.data.val)
-            score = _monitor_value(self.config, val)
-            self._step_epoch_scheduler(score)
-            improved = score > self.best_score
-            if improved:
-                self.best_score, self.best_epoch, self.bad_epochs = score, self.epoch, 0
-            else:
-                self.bad_epochs += 1
-            row = {
-                "epoch": self.epoch + 1,
-                **train_stats,
-                "val_loss": val["loss"],
-                "val_acc": val["accuracy"],
-                "val_macro_f1": val["macro_f1"],
-                "lr": self.optimizer.param_groups[0]["lr"],
-                "best_epoch": self.best_epoch + 1,
-            }
-            self.epoch += 1
-            if improved:
-                save_model(self.run_dir / "checkpoints" / "best.pt", self.artifact({"epoch": self.epoch, "val": val}))
-            self.save_state()
-            append_jsonl(stats_path, row)
-            if self.on_epoch:
-                self.on_epoch(row)
-            log.info(
-                "epoch %d/%d loss %.4f acc %.4f | val loss %.4f acc %.4f | %.0f img/s",
-                row["epoch"], self.config.epochs, row["train_loss"], row["train_acc"], row["val_loss"],
-                row["val_acc"], row["images_per_s"],
-            )
-            if self.config.early_stopping is not None and self.bad_epochs >= self.config.early_stopping:
-                log.info("early stopping: no improvement of %s for %d epochs", self.config.monitor, self.bad_epochs)
-                break
+        run_loop(self._run_epoch, self.epoch, self.config.epochs, [
+            Hook("log", 1, self._log_epoch),
+            Hook("checkpoint", 1, lambda epoch: self.save_state()),
+            Hook("early stopping", 1, self._should_stop),
+        ])
         return self.restore_best()
+
+    def _run_epoch(self) -> int:
+        """One epoch and its validation; the best weights so far go to checkpoints/best.pt."""
+        train_stats = self.train_epoch()
+        val = self.evaluate(self.data.val)
+        score = _monitor_value(self.config, val)
+        self._step_epoch_scheduler(score)
+        improved = score > self.best_score
+        if improved:
+            self.best_score, self.best_epoch, self.bad_epochs = score, self.epoch, 0
+        else:
+            self.bad_epochs += 1
+        self.last_row = {
+            "epoch": self.epoch + 1,
+            **train_stats,
+            "val_loss": val["loss"],
+            "val_acc": val["accuracy"],
+            "val_macro_f1": val["macro_f1"],
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "best_epoch": self.best_epoch + 1,
+        }
+        self.epoch += 1
+        if improved:
+            save_model(self.folder.best_checkpoint, self.artifact({"epoch": self.epoch, "val": val}))
+        return self.epoch
+
+    def _log_epoch(self, epoch: int) -> None:
+        row = self.last_row
+        self.folder.append_stats(row)
+        if self.on_epoch:
+            self.on_epoch(row)
+        log.info(
+            "epoch %d/%d loss %.4f acc %.4f | val loss %.4f acc %.4f | %.0f img/s",
+            row["epoch"], self.config.epochs, row["train_loss"], row["train_acc"], row["val_loss"],
+            row["val_acc"], row["images_per_s"],
+        )
+
+    def _should_stop(self, epoch: int) -> bool:
+        if self.config.early_stopping is not None and self.bad_epochs >= self.config.early_stopping:
+            log.info("early stopping: no improvement of %s for %d epochs", self.config.monitor, self.bad_epochs)
+            return True
+        return False
 
     def _step_epoch_scheduler(self, score: float) -> None:
         if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
@@ -324,9 +282,8 @@ class Trainer:
 
     def restore_best(self) -> dict:
         """Load the best-scoring weights back into the model (early stopping's restore)."""
-        best = self.run_dir / "checkpoints" / "best.pt"
-        if best.exists():
-            artifact = read_checkpoint(best)
+        if self.folder.best_checkpoint.exists():
+            artifact = read_checkpoint(self.folder.best_checkpoint)
             self.model.load_state_dict(artifact["state_dict"])
             return artifact["info"].get("val", {})
         return {}
@@ -339,27 +296,24 @@ class Trainer:
         )
 
     def save_state(self) -> None:
-        state = {
-            "kind": TRAIN_STATE_KIND,
-            "format_version": 1,
-            **{k: v for k, v in self.artifact().items() if k != "kind"},
+        """checkpoints/last.pt, through the engine."""
+        save_training_state(self.folder, self)
+
+    def state_dict(self) -> dict:
+        """Everything a resumed run needs; the model fields double as a loadable classifier."""
+        return {
+            **{k: v for k, v in self.artifact().items() if k not in ("kind", "format_version")},
             "epoch": self.epoch,
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
             "best_score": self.best_score,
             "best_epoch": self.best_epoch,
             "bad_epochs": self.bad_epochs,
-            "rng": {
-                "global": global_rng_state(),
-                "sampler": self.sample_generator.get_state(),
-                "augment": self.augment_generator.get_state(),
-            },
+            "rng": {"sampler": self.sample_generator.get_state(), "augment": self.augment_generator.get_state()},
             "numeric_path": self.path.to_dict(),
         }
-        atomic_torch_save(state, self.run_dir / "checkpoints" / "last.pt")
 
-    def load_state(self, path: Path) -> None:
-        state = read_checkpoint(path, kinds=(TRAIN_STATE_KIND,))
+    def load_state_dict(self, state: dict) -> None:
         self.model.load_state_dict(state["state_dict"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None and state.get("scheduler") is not None:
@@ -368,7 +322,6 @@ class Trainer:
         self.best_score = state["best_score"]
         self.best_epoch = state["best_epoch"]
         self.bad_epochs = state["bad_epochs"]
-        set_global_rng_state(state["rng"]["global"])
         self.sample_generator.set_state(state["rng"]["sampler"])
         self.augment_generator.set_state(state["rng"]["augment"])
         saved_path = state.get("numeric_path", {})
@@ -382,7 +335,6 @@ class Trainer:
             "device": str(self.device),
             "numeric_path": self.path.to_dict(),
             "precision_probe_images_per_s": self.probe,
-            "machine": cpu_info(),
             "train_size": len(self.data.train),
             "val_size": len(self.data.val),
             "val_source": self.data.val_source,

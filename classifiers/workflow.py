@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import torch
 
@@ -15,16 +13,18 @@ from classifiers.checkpoint import load_classifier, save_model
 from classifiers.inference import fold_batchnorm, measure_latency, predict_logits
 from classifiers.metrics import classification_report
 from classifiers.plots import plot_confusion, plot_curves
-from classifiers.train import TrainConfig, TrainData, Trainer, split_train_val
+from classifiers.train import TrainData, Trainer, split_train_val
+from classifiers.train_config import TrainConfig
 from ferganaug.data.audit import leak_free_mask
 from ferganaug.data.dataset import SPLIT_INDEX, FaceDataset, concat
 from ferganaug.data.errors import DataError
 from ferganaug.data.spec import load_dataset, spec_short_name
 from ferganaug.data.synthetic import limit_per_class
-from ferganaug.utils.files import atomic_write_json, atomic_write_text, read_jsonl
+from ferganaug.engine import RunFolder, restore_training_state
+from ferganaug.engine.config import config_from_dict, config_to_dict
+from ferganaug.utils.files import atomic_write_json
 from ferganaug.utils.hardware import cpu_info, resolve_device
 from ferganaug.utils.precision import pick_fastest
-from ferganaug.utils.runs import next_run_dir
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +125,9 @@ def prepare_data(options: DataOptions, seed: int) -> tuple[FaceDataset, TrainDat
     return data, splits, facts
 
 
+TOOL = "fer-classify train"
+
+
 def run_training(
     config: TrainConfig,
     options: DataOptions,
@@ -132,55 +135,45 @@ def run_training(
     progress: bool = True,
     run_dir: Path | None = None,
     with_predictions: bool = False,
+    argv: Sequence[str] | None = None,
 ) -> tuple[Path, dict]:
     """Train, then evaluate on the test split; returns the run dir and the test report
-    (with ``with_predictions``, also its per-item ``items``: see :func:`evaluate_model`)."""
+    (with ``with_predictions``, also its per-item ``items``: see :func:`evaluate_model`).
+    ``argv``: the command line that asked for the run, recorded in config.json."""
     data, splits, facts = prepare_data(options, config.seed)
     if run_dir is None:
-        run_dir = next_run_dir(runs_root, f"{config.model}-{spec_short_name(options.spec)}")
-    trainer = Trainer(config, splits, run_dir, progress=progress)
-    atomic_write_json(run_dir / "config.json", {
-        "tool": "fer-classify train",
-        "argv": sys.argv,
+        folder = RunFolder.create(runs_root, f"{config.model}-{spec_short_name(options.spec)}")
+    else:
+        folder = RunFolder.at(run_dir)
+    trainer = Trainer(config, splits, folder, progress=progress)
+    folder.write_config(TOOL, {
         "train": config.to_dict(),
-        "data": vars(options) | facts,
+        "data": config_to_dict(options) | facts,
         "run": trainer.describe(),
-        "versions": {"torch": torch.__version__, "python": sys.version.split()[0]},
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    })
-    return _fit_and_finish(trainer, data, run_dir, with_predictions)
+    }, argv)
+    return _fit_and_finish(trainer, data, folder, with_predictions)
 
 
 def resume_training(run_dir: str | Path, progress: bool = True, with_predictions: bool = False) -> tuple[Path, dict]:
     """Continue an interrupted run from checkpoints/last.pt with the same config and data."""
-    run_dir = Path(run_dir)
-    config_path = run_dir / "config.json"
-    last = run_dir / "checkpoints" / "last.pt"
-    if not config_path.is_file():
-        raise DataError(f"{run_dir} is not a fer-classify run folder (no config.json)")
-    saved = json.loads(config_path.read_text())
-    config = TrainConfig.from_dict(saved["train"])
-    data_fields = set(DataOptions.__dataclass_fields__)
-    options = DataOptions(**{k: v for k, v in saved["data"].items() if k in data_fields})
+    folder = RunFolder.existing(run_dir, TOOL)
+    saved = folder.read_config()
+    where = str(folder.config_path)
+    config = TrainConfig.from_dict(saved["train"], f"{where} [train]")
+    data_facts = ("skipped_rows", "synthetic_added")  # written beside the options, not options
+    options = config_from_dict(DataOptions, {k: v for k, v in saved["data"].items() if k not in data_facts},
+                               f"{where} [data]")
     data, splits, _ = prepare_data(options, config.seed)
-    trainer = Trainer(config, splits, run_dir, progress=progress)
-    if last.is_file():
-        trainer.load_state(last)
-        _truncate_stats(run_dir / "stats.jsonl", trainer.epoch)
-        log.info("resuming %s after epoch %d", run_dir, trainer.epoch)
-    return _fit_and_finish(trainer, data, run_dir, with_predictions)
+    trainer = Trainer(config, splits, folder, progress=progress)
+    restore_training_state(folder, trainer, expected="a fer-classify train checkpoint")
+    return _fit_and_finish(trainer, data, folder, with_predictions)
 
 
-def _truncate_stats(path: Path, epochs_done: int) -> None:
-    """Drop stats rows past the checkpoint (written after it by an interrupted epoch)."""
-    rows = [r for r in read_jsonl(path) if r.get("epoch", 0) <= epochs_done]
-    atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in rows))
-
-
-def _fit_and_finish(trainer: Trainer, data: FaceDataset, run_dir: Path, with_predictions: bool = False) -> tuple[Path, dict]:
+def _fit_and_finish(trainer: Trainer, data: FaceDataset, folder: RunFolder, with_predictions: bool = False) -> tuple[Path, dict]:
+    run_dir = folder.path
     best_val = trainer.fit()
     save_model(run_dir / "model.pt", trainer.artifact({"best_val": best_val, "epochs_trained": trainer.epoch}))
-    plot_curves(read_jsonl(run_dir / "stats.jsonl"), run_dir / "curves.png")
+    plot_curves(folder.read_stats(), run_dir / "curves.png")
     report = {}
     if data.has_split("test"):
         report = evaluate_model(trainer.model, data, "test", trainer.path, trainer.device,

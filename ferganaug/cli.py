@@ -3,6 +3,7 @@ expressions onto a user's own photos. A thin click shell over ferganaug.pipeline
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from pathlib import Path
@@ -12,13 +13,12 @@ import click
 from ferganaug.data.errors import DataError
 from ferganaug.emotions import EMOTIONS, UnknownEmotionError, parse_emotions
 from ferganaug.gan.expression import ClassOrderError
-from ferganaug.gan.networks import DECODERS
-from ferganaug.gan.train import REAL_CONFIDENCE, DivergenceError, GANConfig
-from ferganaug.utils.checkpoints import CheckpointError
+from ferganaug.engine import CheckpointError, DivergenceError, RunFolderError
+from ferganaug.engine.config import ConfigError
 from ferganaug.utils.cli import friendly_errors
 
-_DEFAULTS = GANConfig()
-USER_ERRORS = (DataError, CheckpointError, UnknownEmotionError, ClassOrderError, DivergenceError)
+USER_ERRORS = (DataError, CheckpointError, UnknownEmotionError, ClassOrderError, DivergenceError, RunFolderError,
+               ConfigError)
 
 
 user_errors = friendly_errors(USER_ERRORS, "nothing written is half-finished: re-run (or --resume RUN_DIR) to continue")
@@ -29,18 +29,6 @@ def _emotions(ctx, param, value):
         return parse_emotions(value)
     except UnknownEmotionError as err:
         raise click.BadParameter(str(err)) from None
-
-
-def _confidence(ctx, param, value: str) -> float | str:
-    if value.strip().lower() == REAL_CONFIDENCE:
-        return REAL_CONFIDENCE
-    try:
-        p = float(value)
-    except ValueError:
-        p = -1.0
-    if not 0 <= p < 1:
-        raise click.BadParameter(f"expected a probability in [0, 1) or '{REAL_CONFIDENCE}', got '{value}'")
-    return p
 
 
 def _emotion(ctx, param, value):
@@ -60,69 +48,59 @@ def main(verbose: bool) -> None:
 
 
 @main.command("train")
-@click.option("--data", default="builtin", metavar="SPEC", help="Dataset spec (training split is used).")
-@click.option("--steps", type=click.IntRange(min=1), default=_DEFAULTS.steps)
-@click.option("--batch-size", type=click.IntRange(min=2), default=_DEFAULTS.batch_size)
-@click.option("--lr-g", type=click.FloatRange(min=0, min_open=True), default=_DEFAULTS.lr_g)
-@click.option("--lr-d", type=click.FloatRange(min=0, min_open=True), default=_DEFAULTS.lr_d, help="Two time-scale: D learns faster.")
-@click.option("--w-adv", type=click.FloatRange(min=0), default=_DEFAULTS.w_adv, help="LSGAN adversarial weight.")
-@click.option("--w-fm", type=click.FloatRange(min=0), default=_DEFAULTS.w_fm, help="Discriminator feature-matching weight.")
-@click.option("--w-expr", type=click.FloatRange(min=0), default=_DEFAULTS.w_expr, help="Frozen-classifier expression weight.")
-@click.option("--w-cycle", type=click.FloatRange(min=0), default=_DEFAULTS.w_cycle, help="Cycle reconstruction weight.")
-@click.option("--w-id", type=click.FloatRange(min=0), default=_DEFAULTS.w_id, help="Identity (target = source) weight.")
-@click.option("--w-mask", type=click.FloatRange(min=0), default=_DEFAULTS.w_mask, help="Attention-mask regularisation weight.")
-@click.option("--w-r1", type=click.FloatRange(min=0), default=_DEFAULTS.w_r1, help="R1 gradient penalty weight (0 = off).")
-@click.option("--w-change", type=click.FloatRange(min=0), default=_DEFAULTS.w_change, help="L1 between edit and source: prefer the smallest edit.")
-@click.option("--expr-confidence", callback=_confidence, default=str(_DEFAULTS.expr_confidence), metavar="P|real", help="Expression loss stops once the classifier gives the target this probability (0 = plain cross-entropy); 'real': per emotion, its median confidence in real training faces of that emotion.")
-@click.option("--expr-blur", type=click.FloatRange(min=0), default=_DEFAULTS.expr_blur, help="Gaussian sigma (pixels) of the loss classifier's view of a fake: pixel-level stripes stop paying (0 = off).")
-@click.option("--w-smooth", type=click.FloatRange(min=0), default=_DEFAULTS.w_smooth, help="Total-variation weight on the edit's change of the source.")
-@click.option("--d-augment/--no-d-augment", default=_DEFAULTS.d_augment, help="Discriminator judges randomly shifted/rotated/mirrored views (DiffAugment); off by default: with them it could not tell edits from real faces (docs/gan-experiments.md).")
-@click.option("--ema-decay", type=click.FloatRange(0, 1), default=_DEFAULTS.ema_decay)
-@click.option("--condition", type=click.Choice(["label", "reference"]), default="label", help="Target emotion label, or a reference face (study A's mode).")
-@click.option("--colour", type=click.Choice(["residual", "absolute"]), default=_DEFAULTS.colour, help="Generator paints a change of the source (residual) or new pixels (absolute, GANimation).")
-@click.option("--warp/--no-warp", default=_DEFAULTS.warp, help="Generator may also move the source's features (a smooth displacement field of at most 3 pixels); off by default: it resamples the sensor noise too (docs/gan-experiments.md).")
-@click.option("--source-emotions", default="neutral", metavar="LIST", help="Emotions whose faces are edited.")
-@click.option("--expr-classifier", type=click.Path(exists=True), default=None, metavar="CKPT", help="fer-classify checkpoint; trained here first when omitted.")
-@click.option("--classifier-epochs", type=click.IntRange(min=1), default=12, help="Epochs for the automatic expression classifier (deep-cnn, strong augmentation, class-balanced batches).")
-@click.option("--sample-every", type=click.IntRange(min=1), default=_DEFAULTS.sample_every)
-@click.option("--g-width", type=click.IntRange(min=4), default=_DEFAULTS.g_width, help="Generator base width.")
-@click.option("--g-res-blocks", type=click.IntRange(min=1), default=_DEFAULTS.g_res_blocks)
-@click.option("--g-decoder", type=click.Choice(DECODERS), default=_DEFAULTS.g_decoder, help="Generator upsampling: sub-pixel convolutions (shuffle, faster) or nearest upsampling (upsample, runs before 2026-11-24).")
-@click.option("--d-width", type=click.IntRange(min=4), default=_DEFAULTS.d_width, help="Discriminator base width.")
-@click.option("--seed", type=int, default=0)
-@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto")
-@click.option("--device", default="auto")
-@click.option("--out", "runs_root", type=click.Path(file_okay=False), default="runs/fergan")
-@click.option("--resume", type=click.Path(exists=True, file_okay=False), default=None, metavar="RUN_DIR")
-@click.option("--quiet", is_flag=True)
+@click.option("--data", default="builtin", metavar="SPEC", help="Dataset spec (its training split is used).")
+@click.option("--preset", default=None, metavar="NAME", help="Committed recipe (see `fergan presets`) [default: builtin].")
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False), default=None, metavar="FILE", help="TOML file with [gan] and [classifier] tables, applied on top of the preset.")
+@click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE", help="Override one key, e.g. --set gan.w_expr=10 --set classifier.epochs=20 (a bare key works when one table has it); applied last.")
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="GAN steps [default: the preset's].")
+@click.option("--expr-classifier", type=click.Path(exists=True), default=None, metavar="CKPT", help="fer-classify checkpoint for the expression loss; without it the preset's [classifier] is trained first.")
+@click.option("--seed", type=int, default=None, help="Seed of the GAN and its loss classifier [default: the preset's, 0].")
+@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default=None, help="auto measures the candidates and keeps the fastest [default: auto].")
+@click.option("--device", default=None, help="auto, cpu, cuda, cuda:1 ... [default: auto].")
+@click.option("--out", "runs_root", type=click.Path(file_okay=False), default="runs/fergan", help="Folder of run folders.")
+@click.option("--resume", type=click.Path(exists=True, file_okay=False), default=None, metavar="RUN_DIR", help="Continue an interrupted run (everything else comes from its config.json).")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.pass_context
 @user_errors
-def train_command(**o) -> None:
+def train_command(ctx: click.Context, **o) -> None:
     """Train the GAN (and, first, its frozen expression classifier if none is given)."""
     from ferganaug.pipeline import resume_gan, train_gan
+    from ferganaug.presets import DEFAULT_PRESET, resolve_run_config
 
     if o["resume"]:
+        given = [name for name in ("data", "preset", "config_file", "assignments", "steps", "expr_classifier", "seed",
+                                   "precision", "device")
+                 if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT]
+        if given:
+            raise click.UsageError(f"--resume takes everything from the run's config.json; drop "
+                                   f"{', '.join('--' + n.replace('_file', '').replace('_', '-') for n in given)}")
         run_dir = resume_gan(o["resume"], progress=not o["quiet"])
     else:
-        sources = tuple(_emotions(None, None, o["source_emotions"]))
-        config = GANConfig(
-            steps=o["steps"], batch_size=o["batch_size"], lr_g=o["lr_g"], lr_d=o["lr_d"], w_adv=o["w_adv"],
-            w_fm=o["w_fm"], w_expr=o["w_expr"], w_cycle=o["w_cycle"], w_id=o["w_id"], w_mask=o["w_mask"],
-            w_r1=o["w_r1"], w_change=o["w_change"], expr_confidence=o["expr_confidence"], d_augment=o["d_augment"],
-            expr_blur=o["expr_blur"], w_smooth=o["w_smooth"],
-            ema_decay=o["ema_decay"], condition=o["condition"], colour=o["colour"], warp=o["warp"],
-            source_emotions=sources,
-            sample_every=o["sample_every"], checkpoint_every=o["sample_every"], seed=o["seed"],
-            g_width=o["g_width"], g_res_blocks=o["g_res_blocks"], g_decoder=o["g_decoder"], d_width=o["d_width"],
-            precision=o["precision"], device=o["device"],
-        )
+        choices = {k: o[k] for k in ("steps", "seed", "precision", "device") if o[k] is not None}
+        run_config = resolve_run_config(o["preset"] or DEFAULT_PRESET, o["config_file"], choices, o["assignments"])
         try:
-            run_dir = train_gan(config, o["data"], o["runs_root"], o["expr_classifier"], o["classifier_epochs"],
-                                progress=not o["quiet"])
-        except ValueError as err:
+            run_dir = train_gan(run_config, o["data"], o["runs_root"], o["expr_classifier"], progress=not o["quiet"],
+                                argv=["fergan", *sys.argv[1:]])
+        except ValueError as err:  # the data cannot feed the GAN (no source faces, a missing emotion)
             if isinstance(err, USER_ERRORS):
                 raise
             raise click.ClickException(str(err)) from None
     click.echo(str(run_dir))
+
+
+@main.command("presets")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object: name -> resolved config.")
+def presets_command(as_json: bool) -> None:
+    """List the committed `fergan train` presets, one line each."""
+    from ferganaug.presets import list_presets, resolve_run_config
+
+    presets = list_presets()
+    if as_json:
+        click.echo(json.dumps({name: resolve_run_config(name).to_dict() for name in presets}, indent=2))
+        return
+    width = max(len(name) for name in presets)
+    for name, description in presets.items():
+        click.echo(f"{name:<{width}}  {description}")
 
 
 @main.command("synthesize")
@@ -181,8 +159,6 @@ def evaluate_command(target, data, evaluator, evaluator_model, evaluator_epochs,
     change from the source face (on the built-in faces: error against the true render).
     Writes metrics.json and metrics.png into the run or synthetic folder, and for a generator on
     the built-in faces changes.png (the change drawn beside the true change)."""
-    import json
-
     from ferganaug.evaluate import CHANGES_PNG, evaluate_path, format_generator_report
 
     report, json_path, png_path = evaluate_path(
@@ -190,14 +166,17 @@ def evaluate_command(target, data, evaluator, evaluator_model, evaluator_epochs,
         evaluator_seed=evaluator_seed, evaluator_sampler=evaluator_sampler, sources_split=sources_split, n_per_emotion=n_per_emotion, seed=seed,
         progress=not quiet,
     )
-    if as_json:
+    changes = png_path.parent / CHANGES_PNG
+    if as_json:  # exactly one JSON document on stdout; the paths go to stderr
         click.echo(json.dumps(report, indent=2))
-    else:
-        click.echo(format_generator_report(report))
-        click.echo(f"sheet: {png_path}")
-        changes = png_path.parent / CHANGES_PNG
+        click.echo(f"metrics: {json_path}\nsheet: {png_path}", err=True)
         if changes.exists():
-            click.echo(f"changes (drawn vs true): {changes}")
+            click.echo(f"changes (drawn vs true): {changes}", err=True)
+        return
+    click.echo(format_generator_report(report))
+    click.echo(f"sheet: {png_path}")
+    if changes.exists():
+        click.echo(f"changes (drawn vs true): {changes}")
     click.echo(str(json_path))
 
 
@@ -302,7 +281,8 @@ def study_command(ctx, **o) -> None:
             )
             study_dir = create_study(config, o["out"], argv=["fergan", *sys.argv[1:]])
             click.echo(f"study folder: {study_dir}", err=True)
-        results = run_study(study_dir, jobs=o["jobs"], progress=not o["quiet"], n_boot=o["bootstrap"])
+        results = run_study(study_dir, jobs=o["jobs"], progress=not o["quiet"], n_boot=o["bootstrap"],
+                            argv=["fergan", *sys.argv[1:]])
     click.echo(format_summary(results))
     click.echo(str(study_dir))
 

@@ -25,10 +25,10 @@ from ferganaug.data.errors import DataError
 from ferganaug.data.images import load_face_image
 from ferganaug.data.spec import load_dataset
 from ferganaug.emotions import EMOTION_INDEX, EMOTIONS
-from ferganaug.gan.images import png_bytes, save_face_png, save_grid_png
+from ferganaug.gan.images import png_bytes, save_face_png, save_labelled_grid
 from ferganaug.gan.networks import Generator
 from ferganaug.gan.train import GENERATOR_KIND, load_generator
-from ferganaug.utils.checkpoints import CheckpointError, read_checkpoint_file
+from ferganaug.engine.checkpoint import CheckpointError, load_checkpoint
 from ferganaug.utils.files import atomic_write_bytes, read_jsonl
 
 MANIFEST = "manifest.jsonl"
@@ -45,7 +45,7 @@ class LoadedGenerator:
 
 def load_generator_file(path: str | Path) -> LoadedGenerator:
     """A generator from a `fergan train` run folder or its generator.pt."""
-    artifact = read_checkpoint_file(path, (GENERATOR_KIND,), ("generator.pt",), expected="a generator written by fergan train")
+    artifact = load_checkpoint(path, (GENERATOR_KIND,), ("generator.pt",), expected="a generator written by fergan train")
     if list(artifact.get("class_names", [])) != list(EMOTIONS):
         raise CheckpointError(
             f"{artifact['_path']}: the generator's emotions {artifact.get('class_names')} are not the toolkit's "
@@ -57,6 +57,26 @@ def load_generator_file(path: str | Path) -> LoadedGenerator:
         load_generator(artifact), artifact["_path"], int(artifact["step"]),
         tuple(artifact["source_emotions"]), spec,
     )
+
+
+# Every edit runs in a batch of exactly this many faces (padded): convolution kernels may pick
+# another algorithm for another batch size, which moves a pixel by one grey level now and then,
+# and image i must be the same whether it was made alone, in a continued run or from scratch.
+EDIT_BATCH = 64
+
+
+def edit_faces(model: Generator, faces: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """The generator's edits of model-input ``faces`` to ``targets`` as uint8 [N, 1, H, W]."""
+    out = []
+    for start in range(0, len(faces), EDIT_BATCH):
+        chunk, chunk_targets = faces[start : start + EDIT_BATCH], targets[start : start + EDIT_BATCH]
+        pad = EDIT_BATCH - len(chunk)
+        if pad:
+            chunk = torch.cat([chunk, chunk.new_zeros(pad, *chunk.shape[1:])])
+            chunk_targets = torch.cat([chunk_targets, chunk_targets.new_zeros(pad)])
+        edited, _ = model(chunk, chunk_targets)
+        out.append(edited[: EDIT_BATCH - pad])
+    return ((torch.cat(out).clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
 
 
 def image_seed(seed: int, emotion: str, index: int) -> int:
@@ -132,10 +152,8 @@ def synthesize(
                 int(pool[torch.randint(len(pool), (1,), generator=torch.Generator().manual_seed(s))])
                 for s in seeds
             ])
-            faces = to_model_input(train.images[picks])
             target = torch.full((len(picks),), EMOTION_INDEX[emotion])
-            edited, _ = gen.model(faces, target)
-            edited = ((edited.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+            edited = edit_faces(gen.model, to_model_input(train.images[picks]), target)
             rows = []
             for i, s, src, face in zip(indices, seeds, picks.tolist(), edited):
                 name = f"{emotion}/{i:06d}.png"
@@ -163,8 +181,7 @@ def regenerate(manifest_row: dict, generator: LoadedGenerator) -> torch.Tensor:
     train = load_dataset(manifest_row["source_spec"]).split("train")
     face = to_model_input(train.images[manifest_row["source"] : manifest_row["source"] + 1])
     target = torch.tensor([EMOTION_INDEX[manifest_row["emotion"]]])
-    edited, _ = generator.model(face, target)
-    return ((edited[0].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return edit_faces(generator.model, face, target)[0]
 
 
 @torch.no_grad()
@@ -202,6 +219,6 @@ def transfer(
         else:
             target = out / f"{stem}_all-emotions.png"
             row = torch.stack([faces[i, 0]] + [o[i, 0] for o in outputs]).unsqueeze(0)
-            save_grid_png(row, target, scale=3)
+            save_labelled_grid(row, target, row_labels=[Path(path).name], col_labels=["input", *EMOTIONS], scale=3)
         written.append(target)
     return written

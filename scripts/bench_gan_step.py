@@ -56,7 +56,7 @@ def main() -> None:
     print(describe_machine())
     path = trainers[DECODERS[0]].path
     print(f"fergan train step, batch {args.batch_size}, {path.precision}"
-          f"{' + channels_last' if path.channels_last else ''}, warp {config.warp}, best of {args.rounds} rounds:")
+          f"{' + channels_last' if path.channels_last else ''}, decoder {config.g_decoder}, best of {args.rounds} rounds:")
     for decoder in DECODERS:
         print(f"  {decoder:9s} {best[decoder]:6.1f} faces/s")
     print(f"  ratio shuffle/upsample: {best['shuffle'] / best['upsample']:.2f}x")

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The FER2013 augmentation experiment of the README, end to end:
-#   1. the GAN's loss classifier (deep-cnn, strong augmentation, 40 epochs)
-#   2. the GAN (8,000 steps, anti-adversarial settings)
+# The FER2013 augmentation experiment (docs/experiments/fer2013-augmentation.md), end to end:
+#   1. the GAN's loss classifier (deep-cnn, strong augmentation, 40 epochs: the fer2013 preset's [classifier])
+#   2. the GAN (`fergan train --preset fer2013`: 8,000 steps, anti-adversarial settings)
 #   3. fergan evaluate with an independent evaluator (resnet-baseline, seed 1, natural class
-#      frequencies: the evaluator of the measured run in the README)
+#      frequencies: the evaluator of the measured run)
 #   4. synthetic disgust faces, enough to top disgust up to the median class count
 #   5. fergan study: baseline, class-weights, oversample, synthetic; 3 seeds, deep-cnn 10 epochs
 # Every step writes into OUT and is skipped when its result is already there, and steps 1, 2
@@ -33,10 +33,7 @@ fi
 # 2. GAN
 gan=$(latest "$out/gan")
 if [[ -z "$gan" ]]; then
-  # the measured run (README): batch 32, no warp, DiffAugment, nearest-upsampling decoder, cycle 10, as before 2026-11-24
-  fergan train --data "$data" --expr-classifier "$clf/model.pt" --steps 8000 --sample-every 250 \
-    --batch-size 32 --no-warp --d-augment --g-decoder upsample --lr-g 1e-4 --lr-d 4e-4 \
-    --w-adv 5 --w-expr 10 --w-cycle 10 --w-id 5 --expr-blur 1.0 --w-smooth 10 --expr-confidence 0.97 --out "$out/gan" --quiet >/dev/null
+  fergan train --preset fer2013 --data "$data" --expr-classifier "$clf/model.pt" --out "$out/gan" --quiet >/dev/null
   gan=$(latest "$out/gan")
 else
   fergan train --resume "$gan" --quiet >/dev/null  # a finished run returns at once

@@ -182,12 +182,13 @@ def test_reference_conditioned_generator(data, evaluator, tmp_path):
     assert all(row["n"] == 4 for row in report["per_emotion"].values())
 
 
+@pytest.mark.slow
 def test_cli_on_a_run_writes_metrics_json_and_sheet(gan_run, evaluator):
     result = CliRunner().invoke(main, ["evaluate", str(gan_run), "--evaluator", str(evaluator), "--n-per-emotion", "8",
                                        "--json", "--quiet"])
     assert result.exit_code == 0, result.output
-    assert result.output.rstrip().endswith("metrics.json")
-    report = json.loads(result.output[: result.output.rstrip().rfind("\n")])
+    report = json.loads(result.stdout)  # --json: exactly one document on stdout, the paths on stderr
+    assert f"metrics: {gan_run / 'metrics.json'}" in result.stderr
     assert report["kind"] == "generator" and report["generator"]["step"] == 3 and report["data"] == TINY
     assert report == json.loads((gan_run / "metrics.json").read_text())
     assert report["summary"]["evaluator"]["trained_here"] is False

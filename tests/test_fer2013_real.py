@@ -1,6 +1,6 @@
 """Optional checks on the real FER2013 / FER+ files in ../shared/data (skipped when absent).
 
-The expected numbers come from ../shared/data/README.md. The file is decoded once per session
+The expected numbers come from ../shared/data/README.md. The file is decoded once per test run
 (module-scoped fixture) into a temporary cache directory.
 """
 

@@ -19,8 +19,8 @@ TINY = "builtin:train=280,val=70,test=140,seed=3"
 def gan_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("gan")
     result = CliRunner().invoke(main, [
-        "train", "--data", TINY, "--steps", "4", "--batch-size", "8", "--classifier-epochs", "1",
-        "--precision", "fp32", "--sample-every", "2", "--out", str(root), "--quiet",
+        "train", "--data", TINY, "--steps", "4", "--set", "gan.batch_size=8", "--set", "classifier.epochs=1",
+        "--precision", "fp32", "--set", "sample_every=2", "--out", str(root), "--quiet",
     ])
     assert result.exit_code == 0, result.output
     return result.output.strip().splitlines()[-1]
@@ -35,12 +35,11 @@ def test_train_writes_a_complete_run(gan_run):
     assert sorted(os.listdir(f"{gan_run}/samples")) == ["000002.png", "000004.png"]
     config = json.load(open(f"{gan_run}/config.json"))
     assert config["expression_classifier"]["trained_here"] is True
-    weights = tuple(config["gan"][k] for k in ("w_adv", "w_fm", "w_expr", "w_cycle", "w_id"))
-    # the weights of f14d1fd (README, run N), less the cycle term: session 11 spent its pass on steps
-    assert weights == (10.0, 10.0, 5.0, 0.0, 0.0)
-    # session 10 (README): a discriminator that sees the faces as they are, and no warp
-    assert config["gan"]["d_augment"] is False and config["gan"]["warp"] is False
-    assert config["gan"]["g_decoder"] == "shuffle"
+    # the builtin preset, with the command line's choices on top
+    assert config["preset"] == "builtin"
+    assert config["gan"]["steps"] == 4 and config["gan"]["batch_size"] == 8 and config["gan"]["sample_every"] == 2
+    assert config["classifier"]["epochs"] == 1 and config["classifier"]["precision"] == "fp32"
+    assert config["argv"][0] == "fergan"  # the command line, passed in by the CLI
     stops = config["expression_classifier"]["loss_stops_at_confidence"]
     assert sorted(stops) == sorted(e for e in EMOTIONS if e != "neutral")
     assert all(0 <= p < 1 for p in stops.values())
@@ -122,9 +121,14 @@ def test_transfer_one_emotion_and_grid(gan_run, tmp_path):
     (["synthesize", "--generator", "{run}/expression-classifier/model.pt"], "not a ferganaug.generator checkpoint"),
     (["synthesize", "--generator", "{run}", "--out", "/proc/forbidden"], "cannot write to the output folder"),
     (["synthesize", "--generator", "{run}", "--sources", "builtin:train=50,val=0,test=0,distribution=balanced,seed=1"], None),
-    (["train", "--data", TINY, "--source-emotions", "contempt"], "not one of the seven"),
-    (["train", "--data", TINY, "--expr-confidence", "sure"], "expected a probability in [0, 1) or 'real', got 'sure'"),
-    (["train", "--data", TINY, "--expr-confidence", "1"], "expected a probability in [0, 1) or 'real', got '1'"),
+    (["train", "--data", TINY, "--set", "source_emotions=['contempt']"], "source_emotions must name emotions of"),
+    (["train", "--data", TINY, "--set", "gan.expr_confidence=sure"], "expr_confidence must be a probability in [0, 1) or 'real', got 'sure'"),
+    (["train", "--data", TINY, "--set", "expr_confidence=1"], "expr_confidence must be a probability in [0, 1) or 'real', got 1.0"),
+    (["train", "--data", TINY, "--set", "gan.w_exprr=1"], "unknown key 'w_exprr'; valid keys: steps, batch_size"),
+    (["train", "--data", TINY, "--set", "seed=1"], "--set seed: gan and classifier have it"),
+    (["train", "--data", TINY, "--set", "gan.lr_g=fast"], "'lr_g' must be a number, got 'fast'"),
+    (["train", "--data", TINY, "--set", "classifier.optimiser=sgd"], "unknown key 'optimiser'"),
+    (["train", "--data", TINY, "--preset", "fer2031"], "unknown preset 'fer2031'; presets: builtin, fer2013"),
     (["train", "--expr-classifier", "{run}/generator.pt", "--data", TINY], "not a ferganaug.classifier"),
 ])
 def test_bad_input_is_a_clear_error(gan_run, tmp_path, args, message):
@@ -148,21 +152,22 @@ def test_data_without_neutral_faces(tmp_path):
         Image.new("L", (48, 48), 100 + i).save(root / f"{i}.png")
         Image.new("L", (48, 48), 10 + i).save(tmp_path / "faces" / "sad" / f"{i}.png")
     result = CliRunner().invoke(main, ["train", "--data", str(tmp_path / "faces"), "--steps", "1",
-                                       "--classifier-epochs", "1", "--out", str(tmp_path / "runs"), "--quiet"])
+                                       "--set", "classifier.epochs=1", "--out", str(tmp_path / "runs"), "--quiet"])
     assert result.exit_code != 0
     assert "no neutral faces to use as sources" in result.output and "Traceback" not in result.output
 
 
+@pytest.mark.slow
 def test_evaluate_reports_hit_rate_and_truth_error(gan_run):
     result = CliRunner().invoke(main, ["evaluate", gan_run, "--evaluator-model", "basic-cnn", "--evaluator-epochs", "1",
                                        "--json", "--quiet"])
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output[: result.output.rstrip().rfind("\n")])
+    report = json.loads(result.stdout)  # --json: exactly one document on stdout
     assert set(report["per_emotion"]) == {"angry", "disgust", "fear", "happy", "sad", "surprise"}
     for row in report["per_emotion"].values():
         assert 0.0 <= row["hit_rate"] <= 1.0 and row["mae_vs_truth"] >= 0
     assert report["summary"]["evaluator"]["model"] == "basic-cnn"
-    assert result.output.rstrip().endswith("metrics.json")
+    assert "metrics.json" in result.stderr
     assert __import__("os").path.isfile(f"{gan_run}/metrics.png")
 
 
@@ -177,3 +182,24 @@ def test_identity_generator_scores_exactly_the_unchanged_source(gan_run):
     assert summary["mae_vs_truth"] == pytest.approx(summary["mae_source_vs_truth"])
     assert summary["mae_reduction"] == pytest.approx(0.0, abs=1e-9)
     assert all(r["pixel_change"] == 0 for r in report["per_emotion"].values())
+
+
+def test_presets_lists_each_preset_on_one_line():
+    result = CliRunner().invoke(main, ["presets"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.strip().splitlines()
+    assert [line.split()[0] for line in lines] == ["builtin", "fer2013"]
+    assert all(len(line.split()) > 2 for line in lines)  # each has a description
+
+
+def test_config_file_applies_between_preset_and_set(tmp_path):
+    from ferganaug.presets import resolve_run_config
+
+    path = tmp_path / "mine.toml"
+    path.write_text("[gan]\nw_expr = 7.0\nsteps = 10\n[classifier]\nmodel = \"basic-cnn\"\n")
+    config = resolve_run_config("builtin", path, {"steps": 20}, ["gan.w_adv=3"])
+    assert (config.gan.w_expr, config.gan.steps, config.gan.w_adv) == (7.0, 20, 3.0)
+    assert config.classifier.model == "basic-cnn" and config.classifier.epochs == 12  # the preset's table is kept
+    path.write_text("[gan]\nwexpr = 7.0\n")
+    result = CliRunner().invoke(main, ["train", "--config", str(path), "--data", TINY])
+    assert result.exit_code != 0 and "unknown key 'wexpr'" in result.output and "mine.toml" in result.output

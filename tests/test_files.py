@@ -1,7 +1,7 @@
 import pytest
 
 from ferganaug.utils import files
-from ferganaug.utils.runs import next_run_dir
+from ferganaug.engine.run_folder import next_run_dir
 
 
 def test_atomic_write_leaves_old_file_on_failure(tmp_path, monkeypatch):

@@ -18,9 +18,10 @@ from ferganaug.gan.losses import (
     mask_regularisation,
     total_variation,
 )
-from ferganaug.gan.networks import DECODERS, Generator, PatchDiscriminator, icnr_, warp_by_flow
-from ferganaug.gan.train import REAL_CONFIDENCE, DivergenceError, GANConfig, GANTrainer, load_generator
-from ferganaug.utils.checkpoints import read_checkpoint_file
+from ferganaug.gan.networks import DECODERS, Generator, PatchDiscriminator, icnr_
+from ferganaug.gan.train import REAL_CONFIDENCE, GANConfig, GANTrainer, load_generator
+from ferganaug.engine import CheckpointError, DivergenceError, restore_training_state
+from ferganaug.engine.checkpoint import load_checkpoint
 from toy_data import toy_faces
 
 
@@ -92,8 +93,15 @@ def test_generators_saved_before_the_decoder_option_load_as_upsample():
     assert loaded.config["decoder"] == "upsample"
     x = torch.rand(2, 1, 48, 48) * 2 - 1
     assert torch.equal(loaded(x, torch.tensor([1, 4]))[0], old(x, torch.tensor([1, 4]))[0])
-    saved = {k: v for k, v in GANConfig().to_dict().items() if k != "g_decoder"}
-    assert GANConfig.from_dict(saved).g_decoder == "upsample" and GANConfig().g_decoder == "shuffle"
+
+
+def test_generators_with_a_warp_field_are_refused_and_warp_free_ones_load():
+    old = Generator(width=8, n_res=1).eval()
+    loaded = load_generator({"generator_config": {**old.config, "warp": False, "max_shift": 3.0},
+                             "state_dict": old.state_dict()})
+    assert loaded.config == old.config
+    with pytest.raises(CheckpointError, match="warp"):
+        load_generator({"generator_config": {**old.config, "warp": True}, "state_dict": old.state_dict()})
 
 
 def test_conditioning_changes_the_output():
@@ -179,7 +187,7 @@ def test_resume_equals_straight_run(tmp_path, confidence):
     first = _trainer(tmp_path, "resumed", steps=2, expr_confidence=confidence)
     first.fit()
     second = _trainer(tmp_path, "resumed", steps=4, expr_confidence=confidence)
-    second.load_state(read_checkpoint_file(tmp_path / "resumed" / "checkpoints" / "last.pt", ("ferganaug.gan-train-state",)))
+    assert restore_training_state(second.folder, second, "a GAN checkpoint")
     assert second.step == 2
     second.fit()
     for a, b in ((straight.generator, second.generator), (straight.ema, second.ema),
@@ -191,13 +199,13 @@ def test_resume_equals_straight_run(tmp_path, confidence):
 def test_divergence_guard_keeps_last_checkpoint(tmp_path):
     trainer = _trainer(tmp_path, steps=2)
     trainer.fit()
-    before = read_checkpoint_file(tmp_path / "run" / "checkpoints" / "last.pt", ("ferganaug.gan-train-state",))
+    before = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt", ("ferganaug.gan-train-state",))
     trainer.config = GANConfig(**{**FAST, "steps": 4})
     with torch.no_grad():
         next(trainer.discriminator.parameters()).fill_(float("nan"))
     with pytest.raises(DivergenceError, match="last good checkpoint"):
         trainer.fit()
-    after = read_checkpoint_file(tmp_path / "run" / "checkpoints" / "last.pt", ("ferganaug.gan-train-state",))
+    after = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt", ("ferganaug.gan-train-state",))
     assert after["step"] == before["step"] == 2
 
 
@@ -348,41 +356,6 @@ def test_real_confidence_prefers_held_out_faces_when_every_target_has_some(tmp_p
 def test_expr_confidence_must_be_a_probability_or_real(bad):
     with pytest.raises(ValueError, match="expr_confidence must be a probability"):
         GANConfig(expr_confidence=bad)
-
-
-def test_warp_by_flow_moves_pixels_by_the_flow():
-    images = torch.zeros(1, 1, 8, 8)
-    images[..., 4] = 1.0  # a vertical line at x = 4
-    assert torch.allclose(warp_by_flow(images, torch.zeros(1, 2, 2, 2)), images, atol=1e-6)
-    right = torch.zeros(1, 2, 2, 2)
-    right[:, 0] = 1.0  # every output pixel shows the input pixel one to its right
-    moved = warp_by_flow(images, right)
-    assert torch.allclose(moved[..., 3], torch.ones(1, 1, 8), atol=1e-6)  # the line is now at x = 3
-    assert moved[..., 4].abs().max() < 1e-6
-    down = torch.zeros(1, 2, 2, 2)
-    down[:, 1] = 0.5  # half a pixel down: the line (vertical) does not change
-    assert torch.allclose(warp_by_flow(images, down), images, atol=1e-6)
-
-
-def test_warping_generator_starts_without_displacement():
-    torch.manual_seed(0)
-    g = Generator(width=8, n_res=1, colour="residual", warp=True).eval()
-    source = torch.rand(3, 1, 48, 48) * 2 - 1
-    target = torch.tensor([0, 1, 3])
-    with torch.no_grad():
-        warped, _ = g(source, target)
-        g.warp = False  # same weights, no warp at all
-        plain, _ = g(source, target)
-    assert torch.allclose(warped, plain, atol=1e-5)
-    assert g.config["warp"] is True and "to_flow.weight" in g.state_dict()
-
-
-def test_warping_generator_trains_finite_steps_and_moves_pixels(tmp_path):
-    trainer = _trainer(tmp_path, steps=3, warp=True)
-    trainer.fit()
-    flow = trainer.generator.to_flow
-    assert flow.weight.abs().sum() > 0  # the displacement field is being learnt
-    assert all(torch.isfinite(p).all() for p in trainer.generator.parameters())
 
 
 def test_icnr_start_makes_pixel_shuffle_a_nearest_upsampling():

@@ -27,3 +27,13 @@ def test_ferganaug_top_level_is_import_light(module):
 def test_data_layer_does_not_import_classifiers():
     loaded = _modules_after("import ferganaug.data.spec, ferganaug.data.augment, ferganaug.data.audit")
     assert not any(m.startswith("classifiers") for m in loaded)
+
+
+def test_gan_never_imports_classifiers():
+    loaded = _modules_after("import ferganaug.gan.train, ferganaug.gan.networks, ferganaug.gan.expression")
+    assert not any(m.startswith("classifiers") for m in loaded)
+
+
+def test_run_engine_is_layer_zero():
+    loaded = _modules_after("import ferganaug.engine, ferganaug.engine.config")
+    assert not any(m.startswith(("classifiers", "ferganaug.gan", "ferganaug.study", "ferganaug.evaluate")) for m in loaded)

@@ -11,17 +11,42 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from click.testing import CliRunner
 
 import classifiers
+from classifiers import registry
+from classifiers.cli import main
 from classifiers.models.base import ImageNetInputAdapter, InputSpec
-from classifiers.recipes import Recipe, recipe_for
-from classifiers.registry import UnknownModelError, create_model, list_models, model_info
+from classifiers.recipes import Recipe, recipe_for, recipes
+from classifiers.registry import (
+    Provenance,
+    UnknownModelError,
+    create_model,
+    list_models,
+    model_entry,
+    model_info,
+    register_model,
+)
 from ferganaug.emotions import EMOTIONS
 
+# The reference doc's table order (not the families' import order).
 NAMES = [
     "basic-cnn", "deep-cnn", "cnn-baseline", "cnn-improved", "resnet-baseline", "se-resnet",
     "resnet50-gray", "resnet50-transfer", "resnet18-transfer", "cnn-e", "vgg-e", "resnet18-e",
 ]  # fmt: skip
+FAMILIES = {
+    "cnn": ["basic-cnn", "deep-cnn", "cnn-baseline", "cnn-improved", "cnn-e"],
+    "resnet": ["resnet-baseline", "se-resnet", "resnet18-e"],
+    "vgg": ["vgg-e"],
+    "transfer": ["resnet50-gray", "resnet50-transfer", "resnet18-transfer"],
+}
+# Study and "reported" figure per design, as the reference doc prints them.
+REPORTED = {
+    "basic-cnn": ("B", "44%"), "deep-cnn": ("B", None), "cnn-baseline": ("A", "62.98%"),
+    "cnn-improved": ("A", "75.14%"), "resnet-baseline": ("A", "66.39%"), "se-resnet": ("A", "75.28%"),
+    "resnet50-gray": ("C", "85.7%"), "resnet50-transfer": ("B", "72%"), "resnet18-transfer": ("D", "70%"),
+    "cnn-e": ("E", "57.15%"), "vgg-e": ("E", "58.83%"), "resnet18-e": ("E", "60.00%"),
+}  # fmt: skip
 # Designs that resize to 224 inside: tests that train use input_size=64 to stay fast.
 RESIZING = {"se-resnet", "resnet50-transfer", "resnet18-transfer"}
 FROZEN_BY_DEFAULT = {"resnet50-transfer"}
@@ -276,6 +301,11 @@ def test_recipes_keep_the_studies_numbers() -> None:
     assert recipe_for("deep-cnn").epochs == 60 and recipe_for("deep-cnn").augment == "standard"
 
 
+def test_recipes_follow_the_listing() -> None:
+    assert list(recipes()) == NAMES
+    assert all(recipes()[name] is recipe_for(name) for name in NAMES)
+
+
 def test_recipe_validates() -> None:
     base = recipe_for("deep-cnn")
     with pytest.raises(ValueError, match="optimizer"):
@@ -284,6 +314,90 @@ def test_recipe_validates() -> None:
         base.replace(class_weights="balanced")
     weights = base.replace(class_weights=[1, 2, 3, 4, 5, 6, 7]).class_weights
     assert weights == (1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0)
+
+
+# --- provenance -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_design_has_a_recipe_and_a_provenance(name: str) -> None:
+    entry = model_entry(name)
+    assert isinstance(entry.recipe, Recipe) and isinstance(entry.provenance, Provenance)
+    study, figure = REPORTED[name]
+    assert entry.provenance.study == study
+    if figure is None:  # the study gives no figure: words, never a made-up number
+        assert not any(c.isdigit() for c in entry.provenance.reported)
+        assert "no figure" in entry.provenance.reported and entry.provenance.dataset is None
+    else:
+        assert entry.provenance.reported == figure and entry.provenance.dataset
+
+    info = model_info(name)
+    assert (info["study"], info["reported"], info["dataset"]) == (
+        study, entry.provenance.reported, entry.provenance.dataset,
+    )
+    assert info["recipe"] == recipe_for(name).to_dict()
+    assert name in FAMILIES[info["family"]]
+
+
+def test_provenance_keeps_the_reference_docs_datasets() -> None:
+    assert model_entry("basic-cnn").provenance.headline() == "44% on FER2013 test"
+    assert model_entry("cnn-baseline").provenance.dataset == "AffectNet-8 (48x48 grey)"
+    gray = model_entry("resnet50-gray").provenance.dataset
+    assert "80/20 random split" in gray and "not credible" in gray
+
+
+def test_one_family_per_file() -> None:
+    root = Path(classifiers.registry.__file__).parent / "models"
+    registering = {p.stem for p in root.glob("*.py") if "@register_model(" in p.read_text()}
+    assert registering == set(FAMILIES)
+    assert sorted(n for names in FAMILIES.values() for n in names) == sorted(NAMES)
+
+
+def test_registration_needs_a_recipe_and_a_provenance() -> None:
+    with pytest.raises(TypeError, match="recipe must be a Recipe"):
+        register_model("x", recipe=None, provenance=Provenance("A", "1%"), description="x")
+    with pytest.raises(TypeError, match="provenance must be a Provenance"):
+        register_model("x", recipe=recipe_for("deep-cnn"), provenance="A", description="x")
+    with pytest.raises(ValueError, match="reported figure"):
+        Provenance("A", "")
+
+
+def test_designs_outside_the_listing_come_last() -> None:
+    # The listing fixes the reference designs' order; a design registered later is still listed.
+    register_model(
+        "zz-extra", recipe=recipe_for("basic-cnn"), provenance=Provenance("ours", "none yet"), description="t"
+    )(registry.model_entry("basic-cnn").fn)
+    try:
+        assert list_models() == [*NAMES, "zz-extra"]
+    finally:
+        del registry._REGISTRY["zz-extra"]
+    assert list_models() == NAMES
+
+
+def test_cli_models_names_each_designs_study_and_figure() -> None:
+    result = CliRunner().invoke(main, ["models"])
+    assert result.exit_code == 0, result.output
+    lines = {line.split()[0]: line for line in result.output.splitlines()[1:]}
+    assert list(lines) == NAMES
+    for name, (study, figure) in REPORTED.items():
+        info = model_info(name)
+        fields = lines[name].split()
+        assert fields[1:4] == [info["family"], study, f"{info['params']:,}"], lines[name]
+        assert model_entry(name).provenance.headline() in lines[name]
+        if figure:
+            assert figure in lines[name]
+    assert "FER2013 test" in lines["basic-cnn"] and "224x224x3" in lines["se-resnet"]
+
+    result = CliRunner().invoke(main, ["models", "--json"])
+    assert result.exit_code == 0, result.output
+    infos = json.loads(result.output)
+    assert [i["name"] for i in infos] == NAMES
+    for info in infos:
+        entry = model_entry(info["name"])
+        assert (info["study"], info["reported"], info["dataset"]) == (
+            entry.provenance.study, entry.provenance.reported, entry.provenance.dataset,
+        )
+        assert info["recipe"] == json.loads(json.dumps(entry.recipe.to_dict()))
 
 
 # --- layering ------------------------------------------------------------------------------

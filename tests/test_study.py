@@ -212,6 +212,7 @@ def _scores(results: dict) -> dict:
     return {c: v["views"] for c, v in results["conditions"].items()}
 
 
+@pytest.mark.slow
 def test_study_writes_its_folder(study):
     study_dir, output = study
     names = ["baseline", "class-weights", "synthetic@median", "synthetic@x2"]
@@ -299,6 +300,7 @@ def test_report_only_rebuilds_the_same_results(study, tmp_path):
     assert (copy / "report.md").is_file() and (copy / "recall_deltas.png").is_file()
 
 
+@pytest.mark.slow
 def test_resume_trains_only_unfinished_cells(study, tmp_path):
     study_dir, _ = study
     copy = Path(shutil.copytree(study_dir, tmp_path / "copy"))

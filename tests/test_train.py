@@ -5,6 +5,7 @@ import torch
 
 from classifiers import workflow
 from classifiers.checkpoint import CheckpointError, load_classifier, read_checkpoint
+from ferganaug.engine import restore_training_state
 from classifiers.train import TrainConfig, Trainer, split_train_val
 from toy_data import toy_faces
 
@@ -39,7 +40,7 @@ def test_fit_resume_matches_uninterrupted_fit(tmp_path):
     interrupted.config = TrainConfig(**{**FAST, **settings, "epochs": 1})  # stop after one epoch
     interrupted.fit()
     resumed = _trainer(tmp_path, "resumed", **settings)
-    resumed.load_state(tmp_path / "resumed" / "checkpoints" / "last.pt")
+    assert restore_training_state(resumed.folder, resumed, "a classifier checkpoint")
     resumed.fit()
     assert resumed.epoch == 3
     # Compare the final (not best-restored) states: weights, optimiser moments, RNG streams.
@@ -97,7 +98,7 @@ def test_run_training_writes_run_dir_and_model(tmp_path, monkeypatch):
     saved = json.loads((run_dir / "config.json").read_text())
     assert saved["train"]["model"] == "basic-cnn"
     assert saved["run"]["numeric_path"]["precision"] == "fp32"
-    assert "cpu_model" in saved["run"]["machine"]
+    assert "cpu_model" in saved["machine"] and saved["versions"]["torch"]
     assert set(report["per_class"]) == set(toy_faces().class_names)
     model, artifact = load_classifier(run_dir / "model.pt")
     assert artifact["model_name"] == "basic-cnn"
@@ -181,3 +182,38 @@ def test_synthetic_faces_are_limited_per_emotion_and_join_train_only():
     no_disgust = train.subset(train.labels != 1)
     with pytest.raises(DataError, match="no 'disgust' faces to balance against"):
         workflow.add_synthetic(no_disgust, synthetic, options, seed=0)
+
+
+@pytest.mark.parametrize("main_module", ["classifiers.cli", "ferganaug.cli"])
+def test_both_trainers_refuse_to_resume_a_folder_without_config_json(tmp_path, main_module):
+    import importlib
+
+    from click.testing import CliRunner
+
+    (tmp_path / "stray").mkdir()
+    main = importlib.import_module(main_module).main
+    result = CliRunner().invoke(main, ["train", "--resume", str(tmp_path / "stray")])
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    tool = "fer-classify train" if main_module == "classifiers.cli" else "fergan train"
+    assert f"{tmp_path / 'stray'} is not a {tool} run folder (no config.json)" in result.output
+
+
+def test_resume_without_a_checkpoint_starts_over_without_duplicate_stats(tmp_path, monkeypatch):
+    monkeypatch.setattr(workflow, "load_dataset", lambda spec, **kw: toy_faces())
+    config = TrainConfig(**{**FAST, "epochs": 2})
+    run_dir, _ = workflow.run_training(config, workflow.DataOptions(spec="toy"), tmp_path / "runs", progress=False)
+    (run_dir / "checkpoints" / "last.pt").unlink()
+    workflow.resume_training(run_dir, progress=False)
+    rows = [json.loads(r) for r in (run_dir / "stats.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2]
+
+
+def test_a_resumed_config_json_with_an_unknown_key_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(workflow, "load_dataset", lambda spec, **kw: toy_faces())
+    config = TrainConfig(**{**FAST, "epochs": 1})
+    run_dir, _ = workflow.run_training(config, workflow.DataOptions(spec="toy"), tmp_path / "runs", progress=False)
+    saved = json.loads((run_dir / "config.json").read_text())
+    saved["train"]["learning_rate"] = 0.1
+    (run_dir / "config.json").write_text(json.dumps(saved))
+    with pytest.raises(ValueError, match="unknown key 'learning_rate'; valid keys: model, model_kwargs"):
+        workflow.resume_training(run_dir, progress=False)

@@ -14,7 +14,7 @@ import logging
 from pathlib import Path
 
 from classifiers.registry import list_models
-from classifiers.train import TrainConfig
+from classifiers.train_config import resolve_train_config
 from classifiers.workflow import DataOptions, run_training
 from ferganaug.data.errors import DataError
 
@@ -27,9 +27,12 @@ SAMPLERS = ("balanced", "natural")  # class-balanced batches, or the data's own 
 def train_evaluator(spec: str, out_dir: Path, model: str = "resnet-baseline", epochs: int = 12, seed: int = 1,
                     progress: bool = True, precision: str = "auto", sampler: str = "balanced") -> Path:
     """An evaluator classifier trained on the real training split only (another design and
-    seed than the GAN's loss classifier)."""
-    config = TrainConfig(model=model, epochs=epochs, seed=seed, scheduler="cosine", precision=precision,
-                         balanced_sampler=_balanced(sampler))
+    seed than the GAN's loss classifier): the design's study recipe, with the evaluator's own
+    budget (epochs, cosine schedule, standard augmentation, no early stopping) on top."""
+    config = resolve_train_config(model, {
+        "epochs": epochs, "seed": seed, "scheduler": "cosine", "augment": "standard", "early_stopping": None,
+        "precision": precision, "balanced_sampler": _balanced(sampler),
+    }, "evaluator")
     run_dir, _ = run_training(config, DataOptions(spec=spec), run_dir=Path(out_dir), progress=progress)
     return run_dir / "model.pt"
 

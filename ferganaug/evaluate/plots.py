@@ -65,7 +65,7 @@ def plot_metrics(report: dict, grid, path: str | Path) -> None:
     ax_kid.bar(x, kid, 0.6, label="synthetic vs real test", color="tab:orange")
     ax_kid.hlines(floor, x - 0.35, x + 0.35, colors="black", linewidth=2, label="floor: real train vs real test")
     _missing(ax_kid, x, kid)
-    ax_kid.set(title="KID (evaluator features)")
+    ax_kid.set(ylabel="KID", title="KID (evaluator features)")
 
     ax_pix = fig.add_subplot(spec[bottom, 2])
     change = _values(rows, lambda r: r["pixel_change"])
@@ -79,17 +79,22 @@ def plot_metrics(report: dict, grid, path: str | Path) -> None:
     _missing(ax_pix, x, change)
     top = max([np.nanmax(v) for _, v, _ in bars if not np.isnan(v).all()] or [1.0]) or 1.0
     ax_pix.set_ylim(0, top * 1.6)  # room for the legends
+    ax_mask = None
     if any("mask_area" in r for r in rows):
         ax_mask = ax_pix.twinx()
         ax_mask.plot(x, _values(rows, lambda r: r.get("mask_area")) * 100, "k^", label="mask area (right axis)")
         ax_mask.set(ylim=(0, 100), ylabel="mask area (%)")
-        ax_mask.legend(fontsize=7, loc="upper left")
     ax_pix.set(ylabel="mean |grey-level difference|", title="identity: pixel change")
 
     for a in (ax, ax_kid, ax_pix):
         a.set_xticks(x, emotions, rotation=30, ha="right", fontsize=8)
+        a.set_xlabel("target emotion", fontsize=8)
         a.grid(axis="y", alpha=0.3)
         a.legend(fontsize=7, loc="upper right")
+    if ax_mask is not None:  # one legend on the twin, drawn last: two legends overlapped
+        ax_pix.get_legend().remove()
+        ax_mask.legend(handles=ax_pix.get_legend_handles_labels()[0] + ax_mask.get_legend_handles_labels()[0],
+                       fontsize=7, loc="upper right")
     s = report["summary"]
     fig.suptitle(f"fergan evaluate ({report.get('kind', 'generator')}): mean hit rate "
                  f"{(s['mean_hit_rate'] or 0) * 100:.1f}%, evaluator {s['evaluator']['model']}", fontsize=10)

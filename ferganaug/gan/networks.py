@@ -16,8 +16,7 @@ CONDITIONS = ("label", "reference")
 COLOUR_MODES = ("absolute", "residual")
 # "shuffle": sub-pixel convolutions up and one 3x3 head for colour and mask; a whole training step
 # is about 10% faster on CPU than with "upsample" (nearest upsampling, then convolutions at the
-# larger size, and two 5x5 one-channel heads; scripts/bench_gan_step.py), which generators saved
-# before it existed keep.
+# larger size, and two 5x5 one-channel heads; scripts/bench_gan_step.py).
 DECODERS = ("shuffle", "upsample")
 
 
@@ -74,7 +73,7 @@ class Generator(nn.Module):
 
     def __init__(
         self, num_emotions: int = 7, width: int = 32, n_res: int = 4, cond_dim: int = 64, condition: str = "label",
-        colour: str = "absolute", warp: bool = False, max_shift: float = 3.0, decoder: str = "shuffle",
+        colour: str = "absolute", decoder: str = "shuffle",
     ) -> None:
         super().__init__()
         if condition not in CONDITIONS:
@@ -84,8 +83,7 @@ class Generator(nn.Module):
         if decoder not in DECODERS:
             raise ValueError(f"unknown decoder '{decoder}'; expected one of {', '.join(DECODERS)}")
         self.config = {"num_emotions": num_emotions, "width": width, "n_res": n_res, "cond_dim": cond_dim,
-                       "condition": condition, "colour": colour, "warp": warp, "max_shift": max_shift,
-                       "decoder": decoder}
+                       "condition": condition, "colour": colour, "decoder": decoder}
         self.colour = colour
         self.condition = condition
         self.num_emotions = num_emotions
@@ -123,14 +121,6 @@ class Generator(nn.Module):
         # it only where the expression needs new pixels.
         with torch.no_grad():
             mask_bias[-1] = -3.0
-        # Warp: a displacement field (pixels, at most max_shift) predicted at the 12x12 bottleneck
-        # and upsampled, so it is smooth by construction. It starts at zero (no displacement).
-        self.warp = warp
-        self.max_shift = max_shift
-        if warp:
-            self.to_flow = nn.Conv2d(4 * w, 2, 3, padding=1)
-            nn.init.zeros_(self.to_flow.weight)
-            nn.init.zeros_(self.to_flow.bias)
 
     def condition_vector(self, target: torch.Tensor) -> torch.Tensor:
         return self.embed(target)
@@ -140,9 +130,7 @@ class Generator(nn.Module):
         h = self.encode(source)
         for block in self.blocks:
             h = block(h, cond)
-        # With warp the edit starts from the source with its features moved (brows lowered,
-        # mouth corners pulled), which is how expressions change a face; paint adds the rest.
-        base = warp_by_flow(source, self.max_shift * torch.tanh(self.to_flow(h))) if self.warp else source
+        base = source
         colour_logit, mask_logit = self._heads(self.decode(h))
         change = torch.tanh(colour_logit)
         # "residual" predicts a change of the source's pixels, so even inside the mask what
@@ -170,21 +158,6 @@ def icnr_(conv: nn.Conv2d, scale: int = 2) -> nn.Conv2d:
         if conv.bias is not None:
             conv.bias.copy_(conv.bias[::sub].repeat_interleave(sub))
     return conv
-
-
-def warp_by_flow(images: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
-    """Resample ``images`` [N, C, H, W] so that output pixel p shows input pixel p + flow(p).
-
-    ``flow`` is [N, 2, h, w] in pixels (x then y), at any resolution: it is upsampled
-    bilinearly to the images' size. Borders repeat the edge pixels."""
-    n, _, height, width = images.shape
-    flow = F.interpolate(flow.float(), size=(height, width), mode="bilinear", align_corners=False)
-    identity = torch.eye(2, 3, device=images.device).unsqueeze(0).expand(n, 2, 3)
-    grid = F.affine_grid(identity, [n, 1, height, width], align_corners=False)
-    # pixels -> normalised coordinates ([-1, 1] spans the image)
-    offset = torch.stack((flow[:, 0] * 2 / width, flow[:, 1] * 2 / height), dim=-1)
-    return F.grid_sample(images.float(), grid + offset, mode="bilinear", padding_mode="border",
-                         align_corners=False).to(images.dtype)
 
 
 class PatchDiscriminator(nn.Module):

@@ -4,10 +4,8 @@ One step: sample source faces (neutral by default) and target emotions drawn uni
 the targets (so the rare ones get as many updates as the common ones), plus real faces of
 exactly those target emotions for the discriminator and for feature matching. Losses are
 those of study A (LSGAN, feature matching, expression) plus cycle, identity, change and mask
-terms; every weight is a config field. Study A weighted them 1, 10, 20; the defaults give the
-discriminator more voice (5, 10, 10), which on the built-in faces cut the pixel error against
-the ground truth by a quarter at the same hit rate (docs/gan-experiments.md). An EMA copy of the generator is
-what samples use.
+terms; every weight is a config field, and the committed presets (ferganaug/configs/) choose
+them. An EMA copy of the generator is what samples and synthesis use.
 """
 
 from __future__ import annotations
@@ -15,8 +13,9 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable, Mapping
 
 import torch
 from tqdm import tqdm
@@ -36,10 +35,13 @@ from ferganaug.gan.losses import (
     total_variation,
 )
 from ferganaug.gan.networks import Generator, PatchDiscriminator
-from ferganaug.utils.files import append_jsonl, atomic_torch_save
+from ferganaug.engine import Hook, RunFolder, check_finite, run_loop, save_training_state
+from ferganaug.engine.checkpoint import FORMAT_VERSION, CheckpointError
+from ferganaug.engine.config import config_from_dict, config_to_dict
+from ferganaug.utils.files import atomic_torch_save
 from ferganaug.utils.hardware import resolve_device
 from ferganaug.utils.precision import NumericPath, pick_fastest
-from ferganaug.utils.seeding import global_rng_state, make_generator, seed_everything, set_global_rng_state
+from ferganaug.utils.seeding import make_generator, seed_everything
 
 log = logging.getLogger(__name__)
 
@@ -50,63 +52,45 @@ GENERATOR_KIND = "ferganaug.generator"
 REAL_CONFIDENCE = "real"
 
 
-class DivergenceError(FloatingPointError):
-    """A loss became NaN or infinite; the last good checkpoint is left as it was."""
-
-
 @dataclass(frozen=True)
 class GANConfig:
-    # More, smaller steps won hit rate and pixel error on the built-in faces (README). 4,000 at batch
-    # 16 fit the 10 minutes because the cycle and identity terms, and their generator passes, are off.
+    """The GAN's config. The defaults are the ``builtin`` preset (ferganaug/configs/builtin.toml,
+    measured on the built-in faces); the preset files are where recipes are chosen and pinned."""
+
     steps: int = 4000
     batch_size: int = 16
-    # twice the usual 1e-4 / 4e-4: within the 10-minute budget it won hit rate and pixel error on
-    # the built-in faces over two seeds (docs/gan-experiments.md, runs M and M2)
     lr_g: float = 2e-4
     lr_d: float = 8e-4  # two time-scale update rule: the discriminator learns faster
     betas: tuple[float, float] = (0.5, 0.999)
-    # The discriminator's voice over the frozen classifier's: on the built-in faces 10 / 5 drew
-    # edits 0.34 grey levels closer to the true renders than 5 / 10, at the same hit rates (two
-    # seeds, docs/gan-experiments.md). Study A: 1 / 20.
     w_adv: float = 10.0
     w_fm: float = 10.0
     w_expr: float = 5.0
-    # The cycle and identity terms are off by default: each costs a generator pass (the cycle's was a
-    # third of a step), and on the built-in faces the steps that time buys won more hit rate
-    # (cycle: 88.4% at 2,900 steps -> 91.3% at 4,000 without it, same time; pixel error 2.08 -> 2.10;
-    # README, session 11; identity: docs/gan-experiments.md, runs P7, P8, P10).
+    # Cycle and identity terms each cost a generator pass: their steps are skipped at weight 0.
     w_cycle: float = 0.0
     w_id: float = 0.0
     w_mask: float = 5.0
     w_r1: float = 0.0
-    # The three below trade a little hit rate for much more faithful edits (built-in faces,
-    # docs/gan-experiments.md: mean ground-truth error 5.76 -> 4.16 grey levels, hit rate 80% -> 74%).
     w_change: float = 30.0  # L1 between edit and source: the smallest edit that shows the expression
     # Expression loss stops at this target probability (0: plain CE), or with REAL_CONFIDENCE at the
-    # classifier's median confidence in real faces of each target emotion: a fixed 0.9 asked for more
-    # than real faces show (built-in disgust: median 0.13), which the generator paid in caricature.
+    # classifier's median confidence in real faces of each target emotion: asking for more than
+    # real faces show is paid in caricature.
     expr_confidence: float | str = REAL_CONFIDENCE
-    # DiffAugment (D judges shifted/rotated/mirrored views of real and fake alike), off: with those
-    # views a discriminator could not tell the edits from real faces within a run's steps, so it
-    # taught the generator nothing (scripts/discriminator_probe.py; docs/gan-experiments.md, session 10).
+    # DiffAugment: D judges shifted/rotated/mirrored views of real and fake alike, against
+    # memorising a few hundred real faces of a rare emotion.
     d_augment: bool = False
-    # Against adversarial textures (stripes a frozen classifier reads as an expression, seen on
-    # FER2013): the classifier judges a low-passed view, and the change itself must be smooth.
+    # Against adversarial textures (stripes a frozen classifier reads as an expression): the
+    # classifier judges a low-passed view, and the change itself must be smooth.
     expr_blur: float = 0.0  # Gaussian sigma (pixels) of the classifier's view of a fake; 0: off
     w_smooth: float = 0.0  # total variation of (edit - source)
     mask_min_area: float = 0.01
     mask_max_area: float = 0.12  # expressions move brows, lids, nose and mouth: a small part of a face
     ema_decay: float = 0.999
-    g_width: int = 16  # sized for 2 CPU cores: about 165 faces/s (10 steps/s at batch 16) in bf16, default losses
+    g_width: int = 16  # sized for 2 CPU cores
     g_res_blocks: int = 3
     g_decoder: str = "shuffle"  # see networks.DECODERS
     d_width: int = 32
     condition: str = "label"
     colour: str = "residual"
-    # The generator may also move the source's features (a smooth displacement field). Off: the
-    # warp resamples the whole face, sensor noise included, which cost more pixel error than the
-    # moves gained once the discriminator worked (docs/gan-experiments.md, session 10).
-    warp: bool = False
     source_emotions: tuple[str, ...] = ("neutral",)
     seed: int = 0
     precision: str = "auto"
@@ -114,7 +98,6 @@ class GANConfig:
     log_every: int = 25
     sample_every: int = 200
     checkpoint_every: int = 200
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         conf = self.expr_confidence
@@ -122,24 +105,35 @@ class GANConfig:
             raise ValueError(f"expr_confidence must be a probability in [0, 1) or '{REAL_CONFIDENCE}', got '{conf}'")
         if not isinstance(conf, str) and not 0 <= conf < 1:
             raise ValueError(f"expr_confidence must be a probability in [0, 1) or '{REAL_CONFIDENCE}', got {conf}")
+        for name in ("steps", "batch_size", "log_every", "sample_every", "checkpoint_every", "g_width", "d_width",
+                     "g_res_blocks"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.batch_size < 2:
+            raise ValueError(f"batch_size must be at least 2 (BatchNorm), got {self.batch_size}")
+        for name in ("lr_g", "lr_d"):
+            if not 0 < getattr(self, name) < float("inf"):
+                raise ValueError(f"{name} must be a positive finite number, got {getattr(self, name)}")
+        weights = ("w_adv", "w_fm", "w_expr", "w_cycle", "w_id", "w_mask", "w_r1", "w_change", "w_smooth", "expr_blur")
+        for name in weights:
+            if not 0 <= getattr(self, name) < float("inf"):
+                raise ValueError(f"{name} must be a finite number >= 0, got {getattr(self, name)}")
+        if not 0 <= self.ema_decay <= 1:
+            raise ValueError(f"ema_decay must be in [0, 1], got {self.ema_decay}")
+        unknown = [e for e in self.source_emotions if e not in EMOTIONS]
+        if unknown or not self.source_emotions:
+            raise ValueError(f"source_emotions must name emotions of {', '.join(EMOTIONS)}, got {list(self.source_emotions)}")
 
     @property
     def target_emotions(self) -> tuple[str, ...]:
         return tuple(e for e in EMOTIONS if e not in self.source_emotions)
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d["betas"] = list(self.betas)
-        d["source_emotions"] = list(self.source_emotions)
-        return d
+        return config_to_dict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "GANConfig":
-        d = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
-        d["betas"] = tuple(d.get("betas", (0.5, 0.999)))
-        d["source_emotions"] = tuple(d.get("source_emotions", ("neutral",)))
-        d.setdefault("g_decoder", "upsample")  # runs saved before the field existed
-        return cls(**d)
+    def from_dict(cls, data: Mapping[str, Any], where: str = "gan config") -> "GANConfig":
+        return config_from_dict(cls, data, where)
 
 
 def ema_decay_at(step: int, decay: float) -> float:
@@ -205,21 +199,28 @@ class FacePools:
 
 
 class GANTrainer:
+    """One GAN training run: its step, its state and its hooks; the run engine
+    (ferganaug.engine) owns the folder, the checkpoints and the loop."""
+
+    state_kind = GAN_STATE_KIND
+    position_key = "step"
+
     def __init__(
         self,
         config: GANConfig,
         train: FaceDataset,
         classifier: FrozenExpressionClassifier,
-        run_dir: Path,
+        run_dir: Path | RunFolder,
         progress: bool = True,
         held_out: FaceDataset | None = None,
     ) -> None:
         """``held_out``: real faces the loss classifier was not trained on (the validation split),
         for ``expr_confidence=REAL_CONFIDENCE``; its training faces stand in when there are none."""
         self.config = config
-        self.run_dir = Path(run_dir)
-        (self.run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
-        (self.run_dir / "samples").mkdir(exist_ok=True)
+        self.folder = run_dir if isinstance(run_dir, RunFolder) else RunFolder.at(run_dir)
+        self.run_dir = self.folder.path
+        self.folder.checkpoints_dir.mkdir(parents=True, exist_ok=True)
+        self.folder.samples_dir.mkdir(exist_ok=True)
         self.progress = progress
         self.device = resolve_device(config.device)
         check_gan_data(train, config)
@@ -227,7 +228,7 @@ class GANTrainer:
 
         seed_everything(config.seed)
         self.generator = Generator(len(EMOTIONS), config.g_width, config.g_res_blocks, condition=config.condition,
-                                   colour=config.colour, warp=config.warp, decoder=config.g_decoder)
+                                   colour=config.colour, decoder=config.g_decoder)
         self.discriminator = PatchDiscriminator(len(EMOTIONS), config.d_width)
         self.ema = copy.deepcopy(self.generator).eval().requires_grad_(False)
         self.classifier = classifier
@@ -374,11 +375,8 @@ class GANTrainer:
         return self._jitter(faces) if self.config.d_augment else faces
 
     def _check_finite(self, which: str, loss: torch.Tensor) -> None:
-        if not torch.isfinite(loss):
-            raise DivergenceError(
-                f"the {which} loss became {loss.item()} at step {self.step + 1}; training stopped. The last good "
-                f"checkpoint is {self.run_dir / 'checkpoints' / 'last.pt'} (try lower learning rates or --w-r1)"
-            )
+        check_finite(loss, which, f"step {self.step + 1}", self.folder.last_checkpoint,
+                     "try lower learning rates (--set lr_g=..., lr_d=...) or --set w_r1=1")
 
     def _update_ema(self) -> None:
         update_ema(self.ema, self.generator, ema_decay_at(self.step, self.config.ema_decay))
@@ -414,26 +412,35 @@ class GANTrainer:
         return count * n / (time.perf_counter() - start)
 
     # -- the run ---------------------------------------------------------------------------------
-    def fit(self, on_sample=None) -> None:
+    @property
+    def position(self) -> int:
+        return self.step
+
+    def fit(self, on_sample: Callable[["GANTrainer"], None] | None = None) -> None:
         c = self.config
-        bar = tqdm(total=c.steps, initial=self.step, disable=not self.progress, desc="fergan train", unit="step")
-        window: list[dict] = []
-        start = time.perf_counter()
-        while self.step < c.steps:
-            stats = self.train_step(self._batch())
-            window.append(stats)
-            bar.update(1)
-            if self.step % c.log_every == 0 or self.step == c.steps:
-                row = {"step": self.step, **{k: sum(w[k] for w in window) / len(window) for k in window[0]},
-                       "faces_per_s": len(window) * c.batch_size / (time.perf_counter() - start)}
-                append_jsonl(self.run_dir / "stats.jsonl", row)
-                bar.set_postfix(d=f"{row['loss_d']:.3f}", g=f"{row['loss_g']:.2f}", expr=f"{row['expr_acc']:.2f}")
-                window, start = [], time.perf_counter()
-            if on_sample is not None and (self.step % c.sample_every == 0 or self.step == c.steps):
-                on_sample(self)
-            if self.step % c.checkpoint_every == 0 or self.step == c.steps:
-                self.save_state()
-        bar.close()
+        self._bar = tqdm(total=c.steps, initial=self.step, disable=not self.progress, desc="fergan train", unit="step")
+        self._window: list[dict] = []
+        self._window_start = time.perf_counter()
+        hooks = [Hook("log", c.log_every, self._log)]
+        if on_sample is not None:
+            hooks.append(Hook("sample", c.sample_every, lambda step: on_sample(self)))
+        hooks.append(Hook("checkpoint", c.checkpoint_every, lambda step: self.save_state()))
+        run_loop(self._advance, self.step, c.steps, hooks)
+        self._bar.close()
+
+    def _advance(self) -> int:
+        self._window.append(self.train_step(self._batch()))
+        self._bar.update(1)
+        return self.step
+
+    def _log(self, step: int) -> None:
+        """stats.jsonl: the mean of each statistic over the steps since the last row."""
+        window = self._window
+        row = {"step": step, **{k: sum(w[k] for w in window) / len(window) for k in window[0]},
+               "faces_per_s": len(window) * self.config.batch_size / (time.perf_counter() - self._window_start)}
+        self.folder.append_stats(row)
+        self._bar.set_postfix(d=f"{row['loss_d']:.3f}", g=f"{row['loss_g']:.2f}", expr=f"{row['expr_acc']:.2f}")
+        self._window, self._window_start = [], time.perf_counter()
 
     @torch.no_grad()
     def sample_grid(self, sources: torch.Tensor | None = None) -> torch.Tensor:
@@ -455,9 +462,12 @@ class GANTrainer:
         return generator_artifact(self.ema, self.step, self.config.source_emotions)
 
     def save_state(self) -> None:
-        state = {
-            "kind": GAN_STATE_KIND,
-            "format_version": 1,
+        """checkpoints/last.pt (through the engine) and the inference artefact generator.pt."""
+        save_training_state(self.folder, self)
+        atomic_torch_save(self.generator_artifact(), self.run_dir / "generator.pt")
+
+    def state_dict(self) -> dict:
+        return {
             "config": self.config.to_dict(),
             "step": self.step,
             "generator": self.generator.state_dict(),
@@ -465,21 +475,18 @@ class GANTrainer:
             "discriminator": self.discriminator.state_dict(),
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict(),
-            "rng": {"global": global_rng_state(), "sample": self.sample_rng.get_state()},
+            "rng": {"sample": self.sample_rng.get_state()},
             "numeric_path": self.path.to_dict(),
             "expr_confidence": self.expr_confidence,
         }
-        atomic_torch_save(state, self.run_dir / "checkpoints" / "last.pt")
-        atomic_torch_save(self.generator_artifact(), self.run_dir / "generator.pt")
 
-    def load_state(self, state: dict) -> None:
+    def load_state_dict(self, state: dict) -> None:
         self.generator.load_state_dict(state["generator"])
         self.ema.load_state_dict(state["ema"])
         self.discriminator.load_state_dict(state["discriminator"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
         self.step = state["step"]
-        set_global_rng_state(state["rng"]["global"])
         self.sample_rng.set_state(state["rng"]["sample"])
         saved = state["numeric_path"]
         self.path = NumericPath(saved["precision"], saved["channels_last"])
@@ -494,7 +501,7 @@ def generator_artifact(generator: Generator, step: int, source_emotions: tuple[s
     """What generator.pt holds: the network and what synthesis needs to know about it."""
     return {
         "kind": GENERATOR_KIND,
-        "format_version": 1,
+        "format_version": FORMAT_VERSION,
         "generator_config": generator.config,
         "state_dict": {k: v.detach().cpu() for k, v in generator.state_dict().items()},
         "class_names": list(EMOTIONS),
@@ -504,7 +511,14 @@ def generator_artifact(generator: Generator, step: int, source_emotions: tuple[s
 
 
 def load_generator(artifact: dict) -> Generator:
-    # generators saved before the decoder was a choice used "upsample"
-    generator = Generator(**{"decoder": "upsample", **artifact["generator_config"]})
+    config = dict(artifact["generator_config"])
+    # generator.pt files written before 2026-12-03 name the decoder only when it was a choice,
+    # and carry a warp flag that is always off in the ones they kept
+    config.setdefault("decoder", "upsample")
+    if config.pop("warp", False):
+        raise CheckpointError(f"{artifact.get('_path', 'this generator')} moves features with a warp field, which "
+                              "this version no longer supports")
+    config.pop("max_shift", None)
+    generator = Generator(**config)
     generator.load_state_dict(artifact["state_dict"])
     return generator.eval().requires_grad_(False)

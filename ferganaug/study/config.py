@@ -8,11 +8,11 @@ a difference between conditions is the condition's doing.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
-from classifiers.recipes import recipe_for
 from classifiers.registry import list_models
-from classifiers.train import TrainConfig
+from classifiers.train_config import TrainConfig, resolve_train_config
+from ferganaug.engine.config import config_from_dict, config_to_dict
 from ferganaug.emotions import EMOTIONS, UnknownEmotionError, canonical_name
 from ferganaug.study.conditions import (
     CONDITIONS,
@@ -25,9 +25,6 @@ from ferganaug.study.conditions import (
 )
 from ferganaug.utils.hardware import resolve_device
 
-# Recipe fields a study takes from the design (the rest is the study's budget or the condition's).
-_RECIPE_FIELDS = ("optimizer", "lr", "weight_decay", "betas", "momentum", "nesterov", "plateau_factor",
-                  "plateau_patience", "label_smoothing", "freeze_epochs")
 
 
 @dataclass(frozen=True)
@@ -94,15 +91,14 @@ class StudyConfig:
         return condition_names(self.conditions, parse_amounts(self.amounts))
 
     def train_config(self, seed: int = 0, class_weights: str | None = None, balanced_sampler: bool = False) -> TrainConfig:
-        """The shared recipe with one cell's seed, class weights and sampler."""
-        recipe = recipe_for(self.model)
-        values = {name: getattr(recipe, name) for name in _RECIPE_FIELDS}
+        """The design's study recipe under the study's budget, with one cell's seed, class weights
+        and sampler. Every cell trains the whole budget (no early stopping), so that cells compare."""
         try:
-            return TrainConfig(
-                model=self.model, epochs=self.epochs, batch_size=self.batch_size, augment=self.augment,
-                scheduler=self.scheduler, precision=self.precision, device=self.device, seed=seed,
-                class_weights=class_weights, balanced_sampler=balanced_sampler, **values,
-            )
+            return resolve_train_config(self.model, {
+                "epochs": self.epochs, "batch_size": self.batch_size, "augment": self.augment,
+                "scheduler": self.scheduler, "precision": self.precision, "device": self.device, "seed": seed,
+                "class_weights": class_weights, "balanced_sampler": balanced_sampler, "early_stopping": None,
+            }, "study")
         except ValueError as err:
             raise StudyError(str(err)) from None
 
@@ -123,9 +119,8 @@ class StudyConfig:
         return args + (["--out", str(out)] if out is not None else [])
 
     def to_dict(self) -> dict:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        return config_to_dict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> StudyConfig:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
+    def from_dict(cls, d: dict, where: str = "study.json") -> StudyConfig:
+        return config_from_dict(cls, d, where)

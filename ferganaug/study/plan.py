@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import sys
 import time
 from pathlib import Path
 
@@ -31,7 +30,7 @@ from ferganaug.study.config import StudyConfig
 from ferganaug.study.sources import check_synthetic_folder, manifest_fingerprint
 from ferganaug.utils.files import atomic_write_json
 from ferganaug.utils.hardware import cpu_info, describe_machine
-from ferganaug.utils.runs import next_run_dir
+from ferganaug.engine.run_folder import next_run_dir
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +93,7 @@ def create_study(config: StudyConfig, out_root: str | Path = "runs/fergan-study"
     study_dir = next_run_dir(out_root, f"{config.model}-{spec_short_name(config.data)}")
     atomic_write_json(study_dir / STUDY_JSON, {
         "tool": "fergan study",
-        "argv": list(sys.argv if argv is None else argv),
+        "argv": None if argv is None else list(argv),
         "command": config.command(str(out_root)),
         "config": config.to_dict(),
         "train": config.train_config().to_dict() | {"seed": None},

@@ -47,14 +47,14 @@ def plot_recall_deltas(results: dict, path: str | Path) -> bool:
         ax.bar(x, mean, width, yerr=[low, high], capsize=2, label=name, color=colours(k % 10))
     ax.axhline(0, color="black", linewidth=0.8)
     ax.set_xticks(np.arange(len(groups)), groups, rotation=15, ha="right")
-    ax.set(ylabel="recall delta vs baseline (points)",
-           title=f"per-class recall vs baseline, paired over seeds (error bars: {results['confidence']:.0%} CI, clipped "
-                 "to +-100)")
+    ax.set(xlabel="condition", ylabel="recall delta vs baseline (points)",
+           title=f"per-class recall vs baseline, paired over seeds\n(error bars: {results['confidence']:.0%} CI, "
+                 "clipped to +-100)")  # two lines: one overflows the narrowest figure
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=7, ncol=min(len(names), 7), loc="upper center", bbox_to_anchor=(0.5, -0.18))
+    ax.legend(fontsize=7, title="class", title_fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
+    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")  # keeps the legend beside the axes
     plt.close(fig)
     atomic_write_bytes(path, buffer.getvalue())
     return True

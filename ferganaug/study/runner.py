@@ -14,15 +14,15 @@ import json
 import logging
 import multiprocessing
 import shutil
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
+from typing import Sequence
 
 import torch
 
-from classifiers.train import TrainConfig
+from classifiers.train_config import TrainConfig
 from classifiers.workflow import DataOptions, resume_training, run_training
 from ferganaug.study.conditions import StudyError
 from ferganaug.study.plan import CELL_JSON, INVOCATIONS, check_synthetic_unchanged, load_study
@@ -116,9 +116,11 @@ def _run_cells(study_dir: Path, cells: list[dict], jobs: int, progress: bool) ->
             raise
 
 
-def run_study(study_dir: str | Path, jobs: int = 1, progress: bool = True, n_boot: int | None = None) -> dict:
+def run_study(study_dir: str | Path, jobs: int = 1, progress: bool = True, n_boot: int | None = None,
+              argv: Sequence[str] | None = None) -> dict:
     """Run every unfinished cell of a planned study, then write results.json, report.md and
-    the figures; returns the results. Re-running a study only trains what is missing."""
+    the figures; returns the results. Re-running a study only trains what is missing.
+    ``argv``: the command line that asked, logged in the study's invocations."""
     study_dir = Path(study_dir)
     study = load_study(study_dir)
     remaining = [c for c in study["cells"] if not cell_finished(study_dir, c)]
@@ -131,7 +133,7 @@ def run_study(study_dir: str | Path, jobs: int = 1, progress: bool = True, n_boo
         _run_cells(study_dir, remaining, jobs, progress)
     finally:
         append_jsonl(study_dir / INVOCATIONS, {
-            "argv": sys.argv, "jobs": jobs, "cells_to_run": len(remaining), "started": started,
+            "argv": None if argv is None else list(argv), "jobs": jobs, "cells_to_run": len(remaining), "started": started,
             "seconds": time.perf_counter() - clock,
             "cells_finished": sum(cell_finished(study_dir, c) for c in remaining),
         })

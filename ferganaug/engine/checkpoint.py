@@ -1,5 +1,6 @@
-"""Reading checkpoint files safely. A checkpoint is untrusted input: weights_only loads, and
-every way it can be wrong gets a message that says which file and what was expected."""
+"""Checkpoint files: written atomically with a kind and a format version, read back with
+``weights_only=True`` (a checkpoint is untrusted input), and every way one can be wrong gets a
+message that says which file and what was expected."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from typing import Sequence
 
 import torch
 
+from ferganaug.utils.files import atomic_torch_save
+
 FORMAT_VERSION = 1
 
 
@@ -17,7 +20,13 @@ class CheckpointError(ValueError):
     """A checkpoint that is missing, truncated, of another kind, or does not fit."""
 
 
-def read_checkpoint_file(
+def save_checkpoint(path: str | Path, kind: str, payload: dict) -> None:
+    """Write ``payload`` tagged with ``kind`` and the format version; a crash never leaves a
+    half-written file."""
+    atomic_torch_save({"kind": kind, "format_version": FORMAT_VERSION, **payload}, path)
+
+
+def load_checkpoint(
     path: str | Path, kinds: Sequence[str], folder_candidates: Sequence[str] = (), expected: str = "a ferganaug file"
 ) -> dict:
     """Load a checkpoint dict with weights_only=True and check that its ``kind`` is one of ``kinds``.

@@ -1,11 +1,7 @@
-"""Study A's recognisers: ``cnn-baseline``, ``cnn-improved``, ``resnet-baseline``, ``se-resnet``.
+"""Residual networks trained from scratch: ``resnet-baseline``, ``se-resnet`` (study A) and
+``resnet18-e`` (study E).
 
 Resolved ambiguities:
-- CNNs: 3x3 convs, "same" padding, ReLU after each, no BatchNorm (none is listed); block1 has
-  no pooling (none is listed), so 48 -> 48 -> 24 -> 12 -> 6. "FC 1024" has a ReLU and is
-  followed by the classifier layer (the softmax lives in the loss).
-- ``cnn-improved``'s "fifth conv (128ch)" is read as a fifth block: one 3x3 conv to 128
-  channels at 6x6, ReLU, then dropout 0.3 (element-wise, Keras style), no pooling.
 - ``resnet-baseline``: torchvision basic blocks (conv-BN-ReLU-conv-BN + identity, 1x1
   conv+BN projection when the shape changes), stem 3x3 conv+BN+ReLU at 16 channels, no pooling
   in the stem.
@@ -18,6 +14,9 @@ Resolved ambiguities:
   variant: the stem conv gets stride 1 and the max-pool goes, so layer4 still sees 6x6.
   Its backbone can take ImageNet ResNet-50 weights (the SE modules then start random); the
   study's recipe trains from scratch.
+- ``resnet18-e``: torchvision ResNet-18 (weights=None, from scratch as the study says) with
+  conv1 taking ``in_chans`` channels; 7x7 stride-2 stem and max-pool kept as listed, so
+  48x48 reaches layer4 at 2x2. No ImageNet weights are wired (the study trains from scratch).
 """
 
 from __future__ import annotations
@@ -37,46 +36,10 @@ from classifiers.models.base import (
     ImageNetInputAdapter,
     toolkit_spec,
 )
-from classifiers.registry import register_model
+from classifiers.recipes import OUR_SCHEDULE_NOTE, STUDY_E_DEFAULTS, Recipe
+from classifiers.registry import Provenance, register_model
 
-
-class StudyACNN(FERClassifier):
-    """cnn-baseline (4 blocks, 5 convs, FC 1024), optionally with cnn-improved's fifth block."""
-
-    def __init__(
-        self,
-        num_classes: int = 7,
-        in_chans: int = 1,
-        improved: bool = False,
-        hidden: int = 1024,
-        drop_rate: float = 0.3,
-        class_names: Sequence[str] | None = None,
-    ) -> None:
-        super().__init__(
-            num_classes, in_chans, hidden, class_names, toolkit_spec(in_chans), fixed_size=TOOLKIT_SIZE
-        )
-
-        def conv(cin: int, cout: int) -> list[nn.Module]:
-            return [nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU(inplace=True)]
-
-        layers = [
-            *conv(in_chans, 32), *conv(32, 32),                 # block1
-            *conv(32, 32), nn.MaxPool2d(2),                     # block2
-            *conv(32, 64), nn.MaxPool2d(2),                     # block3
-            *conv(64, 64), nn.MaxPool2d(2),                     # block4
-        ]  # fmt: skip
-        last = 64
-        if improved:
-            layers += [*conv(64, 128), nn.Dropout(drop_rate)]   # block5
-            last = 128
-        self.improved = improved
-        self.features = nn.Sequential(*layers, nn.Flatten())
-        self.neck = nn.Sequential(nn.Linear(last * (TOOLKIT_SIZE // 8) ** 2, hidden), nn.ReLU(inplace=True))
-        self.classifier = nn.Linear(hidden, num_classes)
-
-    def forward_features(self, x: Tensor) -> Tensor:
-        self.check_input(x)
-        return self.neck(self.features(x))
+# --- resnet-baseline (study A) ---------------------------------------------------------------
 
 
 def _basic_stage(inplanes: int, planes: int, blocks: int, stride: int) -> nn.Sequential:
@@ -123,6 +86,22 @@ class ResNetBaseline(FERClassifier):
     def forward_features(self, x: Tensor) -> Tensor:
         self.check_input(x)
         return self.pool(self.stages(self.stem(x)))
+
+
+@register_model(
+    "resnet-baseline",
+    description="small ResNet: 3x3 stem 16ch, 2 basic blocks each at 16/32/64, GAP, dense",
+    provenance=Provenance(study="A", reported="66.39%", dataset="AffectNet-8"),
+    recipe=Recipe(
+        optimizer="adam", lr=1e-3, epochs=50, batch_size=64, augment="light",
+        notes="study A: Adam 1e-3, batch 64" + OUR_SCHEDULE_NOTE,
+    ),
+)  # fmt: skip
+def resnet_baseline(num_classes: int = 7, in_chans: int = 1, **kw) -> ResNetBaseline:
+    return ResNetBaseline(num_classes=num_classes, in_chans=in_chans, **kw)
+
+
+# --- se-resnet (study A) ---------------------------------------------------------------------
 
 
 class SqueezeExcite(nn.Module):
@@ -213,36 +192,49 @@ class SEResNet50(BackboneClassifier):
 
 
 @register_model(
-    "cnn-baseline",
-    study="A",
-    description="5 convs in 4 blocks (32, 32, 64, 64), 3 max-pools, FC 1024",
-)
-def cnn_baseline(num_classes: int = 7, in_chans: int = 1, **kw) -> StudyACNN:
-    return StudyACNN(num_classes=num_classes, in_chans=in_chans, improved=False, **kw)
-
-
-@register_model(
-    "cnn-improved",
-    study="A",
-    description="cnn-baseline plus a fifth conv block (128ch) with dropout 0.3",
-)
-def cnn_improved(num_classes: int = 7, in_chans: int = 1, **kw) -> StudyACNN:
-    return StudyACNN(num_classes=num_classes, in_chans=in_chans, improved=True, **kw)
-
-
-@register_model(
-    "resnet-baseline",
-    study="A",
-    description="small ResNet: 3x3 stem 16ch, 2 basic blocks each at 16/32/64, GAP, dense",
-)
-def resnet_baseline(num_classes: int = 7, in_chans: int = 1, **kw) -> ResNetBaseline:
-    return ResNetBaseline(num_classes=num_classes, in_chans=in_chans, **kw)
-
-
-@register_model(
     "se-resnet",
-    study="A",
     description="ResNet-50 with squeeze-and-excitation in every block; 224x224x3 (input_size=48: 48x48x1)",
-)
+    provenance=Provenance(study="A", reported="75.28%", dataset="AffectNet-8"),
+    recipe=Recipe(
+        optimizer="adamw", lr=1e-3, weight_decay=1e-5, epochs=50, batch_size=64,
+        scheduler="plateau", plateau_factor=0.5, plateau_patience=5, label_smoothing=0.1,
+        early_stopping_patience=7, augment="light",
+        notes="study A: AdamW lr 1e-3 wd 1e-5, ReduceLROnPlateau(0.5, patience 5), early stopping "
+        "patience 7 restoring best weights, label smoothing 0.1, flip + 15% margin crop "
+        "(augment 'light'); epochs cap and batch size are our choice",
+    ),
+)  # fmt: skip
 def se_resnet(num_classes: int = 7, in_chans: int = 1, **kw) -> SEResNet50:
     return SEResNet50(num_classes=num_classes, in_chans=in_chans, **kw)
+
+
+# --- resnet18-e (study E) --------------------------------------------------------------------
+
+
+class ResNet18E(FERClassifier):
+    """torchvision ResNet-18 from scratch (7x7 stem, max-pool, 4x2 basic blocks), GAP, FC."""
+
+    def __init__(
+        self, num_classes: int = 7, in_chans: int = 1, class_names: Sequence[str] | None = None
+    ) -> None:
+        super().__init__(num_classes, in_chans, 512, class_names, toolkit_spec(in_chans))
+        net = torchvision.models.resnet18(weights=None)
+        net.conv1 = nn.Conv2d(in_chans, 64, kernel_size=7, stride=2, padding=3, bias=False)
+        nn.init.kaiming_normal_(net.conv1.weight, mode="fan_out", nonlinearity="relu")
+        net.fc = nn.Identity()  # the network returns the 512 GAP features
+        self.net = net
+        self.classifier = nn.Linear(512, num_classes)
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        self.check_input(x)
+        return self.net(x)
+
+
+@register_model(
+    "resnet18-e",
+    description="ResNet-18 from scratch at 48x48 grey: 7x7 stem, max-pool, 4 stages x 2 basic blocks, GAP",
+    provenance=Provenance(study="E", reported="60.00%", dataset="an unstated dataset"),
+    recipe=STUDY_E_DEFAULTS,
+)
+def resnet18_e(num_classes: int = 7, in_chans: int = 1, **kw) -> ResNet18E:
+    return ResNet18E(num_classes=num_classes, in_chans=in_chans, **kw)

@@ -1,0 +1,84 @@
+"""A classifier training run's config, and its resolution: the design's study recipe first,
+then what the caller chose. Every path that trains a classifier (``fer-classify train``, the
+GAN's loss classifier, the evaluator, the study's cells) resolves it here, so "deep-cnn"
+means deep-cnn's recipe everywhere."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from ferganaug.data.augment import preset
+from ferganaug.engine.config import ConfigError, check_keys, config_from_dict, config_to_dict
+
+OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULERS = ("none", "plateau", "onecycle", "cosine")
+MONITORS = ("val_acc", "val_loss", "val_macro_f1")
+
+# Recipe field -> TrainConfig field (the recipe says "early_stopping_patience").
+RECIPE_FIELDS = {
+    "optimizer": "optimizer", "lr": "lr", "weight_decay": "weight_decay", "betas": "betas",
+    "momentum": "momentum", "nesterov": "nesterov", "scheduler": "scheduler",
+    "plateau_factor": "plateau_factor", "plateau_patience": "plateau_patience", "epochs": "epochs",
+    "batch_size": "batch_size", "label_smoothing": "label_smoothing", "class_weights": "class_weights",
+    "augment": "augment", "early_stopping_patience": "early_stopping", "freeze_epochs": "freeze_epochs",
+}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model: str = "deep-cnn"
+    model_kwargs: dict = field(default_factory=dict)
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    betas: tuple[float, float] = (0.9, 0.999)
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 0.0
+    scheduler: str = "none"
+    plateau_factor: float = 0.5
+    plateau_patience: int = 5
+    label_smoothing: float = 0.0
+    class_weights: str | tuple[float, ...] | None = None
+    balanced_sampler: bool = False
+    augment: str = "standard"
+    early_stopping: int | None = None
+    monitor: str = "val_acc"
+    freeze_epochs: int = 0
+    seed: int = 0
+    precision: str = "auto"
+    device: str = "auto"
+    weights: str | None = None
+    eval_batch_size: int = 128
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer '{self.optimizer}'; expected one of {', '.join(OPTIMIZERS)}")
+        if self.scheduler not in SCHEDULERS:
+            raise ValueError(f"unknown scheduler '{self.scheduler}'; expected one of {', '.join(SCHEDULERS)}")
+        if self.monitor not in MONITORS:
+            raise ValueError(f"unknown monitor '{self.monitor}'; expected one of {', '.join(MONITORS)}")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError("epochs and batch size must be at least 1")
+        preset(self.augment)  # validates the name
+
+    def to_dict(self) -> dict:
+        return config_to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str = "train config") -> TrainConfig:
+        return config_from_dict(cls, data, where)
+
+
+def resolve_train_config(model: str, choices: Mapping[str, Any], where: str = "train config") -> TrainConfig:
+    """``model``'s study recipe, with ``choices`` (any TrainConfig fields) on top."""
+    from classifiers.recipes import recipe_for
+
+    check_keys(TrainConfig, choices, where)
+    if "model" in choices and choices["model"] != model:
+        raise ConfigError(f"{where}: model '{choices['model']}' given twice (also '{model}')")
+    recipe = recipe_for(model)
+    values = {target: getattr(recipe, name) for name, target in RECIPE_FIELDS.items()}
+    return TrainConfig.from_dict({**values, **choices, "model": model}, where)

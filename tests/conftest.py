@@ -1,0 +1,28 @@
+"""Fixtures shared by the whole suite. Helpers that build data live beside it as plain modules
+(toy_data.py: tiny learnable datasets; data_fixtures.py: dataset files in every format)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # toy_data, data_fixtures
+
+from toy_data import toy_faces  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_data_cache(tmp_path_factory: pytest.TempPathFactory):
+    """Decoded datasets go to a cache of this test run, never to the user's ~/.cache."""
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setenv("FERGANAUG_CACHE", str(tmp_path_factory.mktemp("data-cache")))
+    yield
+    monkeypatch.undo()
+
+
+@pytest.fixture
+def toy_dataset():
+    """A tiny learnable dataset with train/val/test splits (the class is where a bright square sits)."""
+    return toy_faces()
