@@ -3,7 +3,6 @@ config, calls library code, prints where the results went."""
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ from ferganaug.data.errors import DataError
 from ferganaug.engine.run_folder import RunFolderError
 from ferganaug.emotions import UnknownEmotionError
 from ferganaug.utils.cli import friendly_errors
+from ferganaug.utils.files import json_text
 
 USER_ERRORS = (DataError, CheckpointError, UnknownModelError, UnknownEmotionError, FloatingPointError, RunFolderError)
 
@@ -42,7 +42,7 @@ def models_command(as_json: bool) -> None:
 
     infos = [model_info(name) for name in list_models()]
     if as_json:
-        click.echo(json.dumps(infos, indent=2, default=str))
+        click.echo(json_text(infos))
         return
     click.echo(f"{'name':<18} {'family':<9} {'study':<5} {'params':>11}  {'input':<10} reported")
     for info in infos:
@@ -70,7 +70,7 @@ def data_info_command(data: str, as_json: bool, skip_bad: bool, cache_dir: str |
     from ferganaug.data.spec import load_dataset
 
     report = audit_dataset(load_dataset(data, cache_dir=cache_dir, skip_bad=skip_bad))
-    click.echo(json.dumps(report, indent=2) if as_json else format_audit(report))
+    click.echo(json_text(report) if as_json else format_audit(report))
 
 
 @main.command("train")
@@ -194,7 +194,7 @@ def evaluate_command(checkpoint, data, split, tta, batch_size, precision, device
         checkpoint, data, split, tta, precision, device, batch_size, latency=not no_latency, cache_dir=cache_dir
     )
     if as_json:
-        click.echo(json.dumps(report, indent=2))
+        click.echo(json_text(report))
         return
     click.echo(format_report(report))
     if "latency" in report:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from pathlib import Path
 from typing import Sequence
 
@@ -13,6 +12,7 @@ import torch
 from classifiers.checkpoint import load_classifier
 from classifiers.inference import fold_batchnorm, predict_logits
 from ferganaug.data.images import load_face_image
+from ferganaug.utils.files import json_text
 from ferganaug.utils.precision import NumericPath
 
 SCHEMA_VERSION = 1
@@ -40,7 +40,7 @@ def predict_files(checkpoint: str | Path, paths: Sequence[Path]) -> dict:
 
 
 def to_json(result: dict) -> str:
-    return json.dumps(result, indent=2) + "\n"
+    return json_text(result) + "\n"
 
 
 def to_csv(result: dict) -> str:

@@ -27,6 +27,7 @@ from classifiers.registry import create_model, model_info
 from classifiers.train_config import TrainConfig
 from ferganaug.data.augment import augment_batch, preset
 from ferganaug.data.dataset import FaceDataset
+from ferganaug.data.errors import DataError
 from ferganaug.data.imbalance import BatchSampler, class_weights
 from ferganaug.engine import Hook, RunFolder, check_finite, run_loop, save_training_state
 from ferganaug.utils.hardware import resolve_device
@@ -59,6 +60,9 @@ def split_train_val(data: FaceDataset, seed: int, val_fraction: float = 0.1) -> 
         take = int(round(len(rows) * val_fraction))
         if take and len(rows) > 1:
             val_mask[rows[torch.randperm(len(rows), generator=g)[:take]]] = True
+    if not val_mask.any():
+        log.warning("'%s' is too small to carve a validation split (%d training faces): validation metrics are "
+                    "undefined (null), and the last epoch's weights are kept", data.source, len(train))
     return TrainData(train.subset(~val_mask), train.subset(val_mask), f"{val_fraction:.0%} of train, stratified")
 
 
@@ -118,6 +122,12 @@ class Trainer:
         self.class_names = data.train.class_names
         self.folder.checkpoints_dir.mkdir(parents=True, exist_ok=True)
 
+        try:  # before anything slow: a wrong count of weights fails at once
+            weight = class_weights(data.train.class_counts(), config.class_weights) if config.class_weights else None
+        except ValueError as err:
+            names = ", ".join(self.class_names)
+            raise DataError(f"class weights {config.class_weights!r}: {err} (classes: {names})") from None
+
         seed_everything(config.seed)
         self.model_kwargs = dict(config.model_kwargs)
         self.model = self._new_model(load_weights=True)
@@ -131,8 +141,6 @@ class Trainer:
         )
         self.model = self.path.prepare_model(self.model.to(self.device))
 
-        counts = data.train.class_counts()
-        weight = class_weights(counts, config.class_weights) if config.class_weights else None
         self.loss_weight = None if weight is None else weight.to(self.device)
         self.sample_generator = make_generator(config.seed)
         self.augment_generator = make_generator(config.seed + 1)
@@ -237,7 +245,7 @@ class Trainer:
         val = self.evaluate(self.data.val)
         score = _monitor_value(self.config, val)
         self._step_epoch_scheduler(score)
-        improved = score > self.best_score
+        improved = score > self.best_score or len(self.data.val) == 0  # no validation: the latest is the best
         if improved:
             self.best_score, self.best_epoch, self.bad_epochs = score, self.epoch, 0
         else:

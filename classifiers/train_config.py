@@ -5,6 +5,7 @@ means deep-cnn's recipe everywhere."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -62,6 +63,15 @@ class TrainConfig:
             raise ValueError(f"unknown monitor '{self.monitor}'; expected one of {', '.join(MONITORS)}")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("epochs and batch size must be at least 1")
+        if not 0 < self.lr < math.inf:  # also refuses nan: a run that cannot learn must not start
+            raise ValueError(f"lr must be a positive finite number, got {self.lr}")
+        for name in ("weight_decay", "momentum", "plateau_factor"):
+            if not 0 <= getattr(self, name) < math.inf:
+                raise ValueError(f"{name} must be a finite number >= 0, got {getattr(self, name)}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        if isinstance(self.class_weights, tuple) and not all(0 <= w < math.inf for w in self.class_weights):
+            raise ValueError(f"class_weights must be finite and >= 0, got {list(self.class_weights)}")
         preset(self.augment)  # validates the name
 
     def to_dict(self) -> dict:

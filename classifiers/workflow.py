@@ -145,12 +145,17 @@ def run_training(
         folder = RunFolder.create(runs_root, f"{config.model}-{spec_short_name(options.spec)}")
     else:
         folder = RunFolder.at(run_dir)
-    trainer = Trainer(config, splits, folder, progress=progress)
-    folder.write_config(TOOL, {
-        "train": config.to_dict(),
-        "data": config_to_dict(options) | facts,
-        "run": trainer.describe(),
-    }, argv)
+    try:
+        trainer = Trainer(config, splits, folder, progress=progress)
+        folder.write_config(TOOL, {
+            "train": config.to_dict(),
+            "data": config_to_dict(options) | facts,
+            "run": trainer.describe(),
+        }, argv)
+    except BaseException:
+        if run_dir is None:  # a folder this call made, and the run never started
+            folder.discard_unstarted()
+        raise
     return _fit_and_finish(trainer, data, folder, with_predictions)
 
 

@@ -3,7 +3,6 @@ expressions onto a user's own photos. A thin click shell over ferganaug.pipeline
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ from ferganaug.gan.expression import ClassOrderError
 from ferganaug.engine import CheckpointError, DivergenceError, RunFolderError
 from ferganaug.engine.config import ConfigError
 from ferganaug.utils.cli import friendly_errors
+from ferganaug.utils.files import json_text
 
 USER_ERRORS = (DataError, CheckpointError, UnknownEmotionError, ClassOrderError, DivergenceError, RunFolderError,
                ConfigError)
@@ -96,7 +96,7 @@ def presets_command(as_json: bool) -> None:
 
     presets = list_presets()
     if as_json:
-        click.echo(json.dumps({name: resolve_run_config(name).to_dict() for name in presets}, indent=2))
+        click.echo(json_text({name: resolve_run_config(name).to_dict() for name in presets}))
         return
     width = max(len(name) for name in presets)
     for name, description in presets.items():
@@ -106,14 +106,28 @@ def presets_command(as_json: bool) -> None:
 @main.command("synthesize")
 @click.option("--emotion", "emotions", default="disgust", callback=_emotions, metavar="LIST", help=f"One or more of {', '.join(EMOTIONS)} (comma-separated), or all.")
 @click.option("--n", type=click.IntRange(min=1), default=1000, help="Faces per emotion.")
-@click.option("--generator", type=click.Path(exists=True), required=True, help="fergan train run folder or generator.pt.")
+@click.option("--generator", type=click.Path(exists=True), default=None, help="fergan train run folder or generator.pt (required unless --check or --repair).")
 @click.option("--sources", default=None, metavar="SPEC", help="Source faces [default: the generator's training data].")
 @click.option("--out", type=click.Path(file_okay=False), default="synthetic")
 @click.option("--seed", type=int, default=0)
+@click.option("--check", is_flag=True, help="Only verify OUT: every row's image exists and decodes, no duplicate rows, no image without a row.")
+@click.option("--repair", is_flag=True, help="Make OUT consistent, deleting no image: unusable rows and unlisted images are moved aside.")
 @click.option("--quiet", is_flag=True)
 @user_errors
-def synthesize_command(emotions, n, generator, sources, out, seed, quiet) -> None:
+def synthesize_command(emotions, n, generator, sources, out, seed, check, repair, quiet) -> None:
     """Write OUT/<emotion>/<NNNNNN>.png and OUT/manifest.jsonl; a re-run continues."""
+    if check or repair:
+        from ferganaug.data.synthetic_folder import check_folder, repair_folder
+
+        report = repair_folder(out) if repair else check_folder(out)
+        click.echo(report.summary(), err=True)
+        if not report.ok:
+            raise click.ClickException(f"{out} is not consistent; `fergan synthesize --repair --out {out}` sets "
+                                       "the problems aside without deleting an image")
+        click.echo(out)
+        return
+    if generator is None:
+        raise click.UsageError("--generator is required (a fergan train run folder or its generator.pt)")
     from ferganaug.synth import synthesize
 
     summary = synthesize(generator, emotions, n, out, sources, seed, progress=not quiet)
@@ -168,7 +182,7 @@ def evaluate_command(target, data, evaluator, evaluator_model, evaluator_epochs,
     )
     changes = png_path.parent / CHANGES_PNG
     if as_json:  # exactly one JSON document on stdout; the paths go to stderr
-        click.echo(json.dumps(report, indent=2))
+        click.echo(json_text(report))
         click.echo(f"metrics: {json_path}\nsheet: {png_path}", err=True)
         if changes.exists():
             click.echo(f"changes (drawn vs true): {changes}", err=True)

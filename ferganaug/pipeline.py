@@ -13,6 +13,7 @@ from classifiers.workflow import DataOptions, run_training
 from ferganaug.data.spec import load_dataset, spec_short_name
 from ferganaug.emotions import EMOTIONS
 from ferganaug.engine import RunFolder, restore_training_state
+from ferganaug.engine.checkpoint import CheckpointError, weights_digest
 from ferganaug.engine.config import ConfigError
 from ferganaug.gan.expression import FrozenExpressionClassifier
 from ferganaug.gan.images import save_labelled_grid
@@ -45,8 +46,10 @@ def expression_classifier(
     else:
         facts = {"trained_here": False}
     classifier, artifact = load_classifier(checkpoint, expected_class_names=EMOTIONS)
-    # absolute, so that --resume finds the same file from any working directory
-    facts |= {"checkpoint": str(Path(checkpoint).resolve()), "model": artifact["model_name"]}
+    # absolute, so that --resume finds the file from any working directory, and its weights'
+    # hash, so that it refuses another file that took its place
+    facts |= {"checkpoint": str(Path(checkpoint).resolve()), "model": artifact["model_name"],
+              "weights_sha256": weights_digest(artifact["state_dict"])}
     return FrozenExpressionClassifier(classifier, artifact["class_names"]), facts
 
 
@@ -73,16 +76,21 @@ def train_gan(
     train = data.split("train")
     check_gan_data(train, config)
     folder = RunFolder.create(runs_root, f"gan-{spec_short_name(spec)}")
-    classifier, facts = expression_classifier(spec, folder.path, expr_classifier, run_config.classifier,
-                                              progress=progress)
-    trainer = GANTrainer(config, train, classifier, folder, progress=progress, held_out=data.split("val"))
-    folder.write_config(TOOL, {
-        **run_config.to_dict(),
-        "data": {"spec": spec, "train_size": len(train), "train_class_counts": dict(zip(EMOTIONS, train.class_counts()))},
-        "expression_classifier": facts | {"loss_stops_at_confidence": trainer.expression_confidence_by_emotion()},
-        "run": {"device": str(trainer.device), "numeric_path": trainer.path.to_dict(),
-                "precision_probe_faces_per_s": trainer.probe},
-    }, argv)
+    try:
+        classifier, facts = expression_classifier(spec, folder.path, expr_classifier, run_config.classifier,
+                                                  progress=progress)
+        trainer = GANTrainer(config, train, classifier, folder, progress=progress, held_out=data.split("val"))
+        folder.write_config(TOOL, {
+            **run_config.to_dict(),
+            "data": {"spec": spec, "train_size": len(train),
+                     "train_class_counts": dict(zip(EMOTIONS, train.class_counts()))},
+            "expression_classifier": facts | {"loss_stops_at_confidence": trainer.expression_confidence_by_emotion()},
+            "run": {"device": str(trainer.device), "numeric_path": trainer.path.to_dict(),
+                    "precision_probe_faces_per_s": trainer.probe},
+        }, argv)
+    except BaseException:
+        folder.discard_unstarted()  # a failed start (a bad classifier file, Ctrl-C) leaves no folder behind
+        raise
     return _fit(trainer, folder)
 
 
@@ -96,8 +104,12 @@ def resume_gan(run_dir: str | Path, progress: bool = True) -> Path:
     config = GANConfig.from_dict(saved["gan"], f"{folder.config_path} [gan]")
     spec = saved["data"]["spec"]
     data = load_dataset(spec)
-    classifier, _ = expression_classifier(spec, folder.path, saved["expression_classifier"]["checkpoint"],
-                                          TrainConfig.from_dict(saved.get("classifier", {})), progress)
+    recorded = saved["expression_classifier"]
+    classifier, facts = expression_classifier(spec, folder.path, recorded["checkpoint"],
+                                              TrainConfig.from_dict(saved.get("classifier", {})), progress)
+    if recorded.get("weights_sha256", facts["weights_sha256"]) != facts["weights_sha256"]:
+        raise CheckpointError(f"{recorded['checkpoint']} is not the expression classifier this run trained with "
+                              f"(its weights changed since); the run cannot continue against another classifier")
     trainer = GANTrainer(config, data.split("train"), classifier, folder, progress=progress, held_out=data.split("val"))
     restore_training_state(folder, trainer, expected="a fergan train checkpoint")
     return _fit(trainer, folder)

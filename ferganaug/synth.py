@@ -3,14 +3,14 @@
 Synthesis writes ``OUT/<emotion>/<NNNNNN>.png`` and ``OUT/manifest.jsonl``. Image i of an
 emotion is a pure function of (seed, emotion, i): its source face is drawn from a generator
 seeded with that triple, so any image can be regenerated alone, and a re-run continues at
-the first index the manifest lacks (PNGs are written atomically before their manifest rows,
-so an interruption leaves at worst a PNG that the re-run rewrites with identical bytes).
+the first index the manifest lacks. The folder's commit protocol (one writer, whole rows, the
+generator named by a hash of its weights) is ferganaug.data.synthetic_folder's.
 """
 
 from __future__ import annotations
 
 import json
-import os
+import logging
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,14 +24,17 @@ from ferganaug.data.dataset import FaceDataset
 from ferganaug.data.errors import DataError
 from ferganaug.data.images import load_face_image
 from ferganaug.data.spec import load_dataset
+from ferganaug.data.synthetic_folder import (
+    MANIFEST, append_rows, is_disk_full, read_rows, repair_torn_tail, sweep_temp_files, writer_lock,
+)
 from ferganaug.emotions import EMOTION_INDEX, EMOTIONS
 from ferganaug.gan.images import png_bytes, save_face_png, save_labelled_grid
 from ferganaug.gan.networks import Generator
 from ferganaug.gan.train import GENERATOR_KIND, load_generator
-from ferganaug.engine.checkpoint import CheckpointError, load_checkpoint
-from ferganaug.utils.files import atomic_write_bytes, read_jsonl
+from ferganaug.engine.checkpoint import CheckpointError, load_checkpoint, weights_digest
+from ferganaug.utils.files import atomic_write_bytes
 
-MANIFEST = "manifest.jsonl"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class LoadedGenerator:
     step: int
     source_emotions: tuple[str, ...]
     data_spec: str | None  # the data it was trained on, when its run folder says
+    digest: str  # of its weights: the same network whatever its file is called
 
 
 def load_generator_file(path: str | Path) -> LoadedGenerator:
@@ -52,10 +56,16 @@ def load_generator_file(path: str | Path) -> LoadedGenerator:
             f"{list(EMOTIONS)}"
         )
     config_file = Path(artifact["_path"]).parent / "config.json"
-    spec = json.loads(config_file.read_text())["data"]["spec"] if config_file.is_file() else None
+    spec = None
+    if config_file.is_file():
+        try:
+            spec = json.loads(config_file.read_text())["data"]["spec"]
+        except (OSError, ValueError, KeyError, TypeError):
+            raise DataError(f"{config_file} beside the generator is not a readable fergan train config.json; give "
+                            "--sources SPEC, or point --generator at the generator.pt file in a folder of its own") from None
     return LoadedGenerator(
         load_generator(artifact), artifact["_path"], int(artifact["step"]),
-        tuple(artifact["source_emotions"]), spec,
+        tuple(artifact["source_emotions"]), spec, weights_digest(artifact["state_dict"]),
     )
 
 
@@ -108,12 +118,19 @@ def _source_pool(gen: LoadedGenerator, sources: str | None) -> tuple[FaceDataset
 def _manifest_counts(out: Path, gen: LoadedGenerator, seed: int) -> dict[str, int]:
     """Images already done per emotion; refuses to mix another generator or seed into OUT."""
     counts = {e: 0 for e in EMOTIONS}
-    for line_no, row in enumerate(read_jsonl(out / MANIFEST), start=1):
-        if row.get("generator") != gen.path or row.get("step") != gen.step or row.get("run_seed") != seed:
+    for line_no, row in enumerate(read_rows(out), start=1):
+        # the weights' hash names the generator; rows written before it existed have only path and step
+        same = (row.get("generator_sha256") == gen.digest if "generator_sha256" in row
+                else row.get("generator") == gen.path and row.get("step") == gen.step)
+        if not same or row.get("run_seed") != seed:
             raise DataError(
                 f"{out / MANIFEST}, line {line_no}: made by generator {row.get('generator')} (step {row.get('step')}, "
-                f"seed {row.get('run_seed')}), not {gen.path} (step {gen.step}, seed {seed}); use another --out"
+                f"weights {row.get('generator_sha256', 'unknown')}, seed {row.get('run_seed')}), not {gen.path} "
+                f"(step {gen.step}, weights {gen.digest}, seed {seed}); use another --out"
             )
+        if row.get("emotion") not in counts:
+            raise DataError(f"{out / MANIFEST}, line {line_no}: emotion {row.get('emotion')!r} is not one of "
+                            f"{', '.join(EMOTIONS)}")
         counts[row["emotion"]] += 1
     return counts
 
@@ -138,7 +155,28 @@ def synthesize(
     train, pool, spec = _source_pool(gen, sources)
     if gen.model.condition == "reference":
         raise DataError("synthesis from a reference-conditioned generator needs references; use fergan transfer")
-    done = _manifest_counts(out, gen, seed)
+    with writer_lock(out):
+        swept = sweep_temp_files(out)
+        torn = repair_torn_tail(out)
+        if swept:
+            log.warning("%s: removed %d temporary files of an interrupted run", out, swept)
+        if torn:
+            log.warning("%s: moved a torn last manifest line (%d bytes) to manifest.jsonl.torn", out, torn)
+        done = _manifest_counts(out, gen, seed)
+        try:
+            written = _write_faces(out, gen, train, pool, spec, emotions, n, seed, done, batch_size, progress)
+        except OSError as err:
+            if not is_disk_full(err):
+                raise DataError(f"cannot write into {out}: {err.strerror or err}") from None
+            raise DataError(f"the disk holding {out} is full; every image the manifest lists is whole: free some "
+                            "space and run the same command again to continue") from None
+    return {"out": str(out), "written": written, "already_there": {e: done[e] for e in emotions}}
+
+
+def _write_faces(out: Path, gen: LoadedGenerator, train: FaceDataset, pool: torch.Tensor, spec: str,
+                 emotions: Sequence[str], n: int, seed: int, done: dict[str, int], batch_size: int,
+                 progress: bool) -> dict[str, int]:
+    """Each image atomically, then its chunk's rows in one append: a row never lists a missing image."""
     written = {}
     bar = tqdm(total=n * len(emotions), disable=not progress, desc="fergan synthesize", unit="face")
     for emotion in emotions:
@@ -159,20 +197,13 @@ def synthesize(
                 name = f"{emotion}/{i:06d}.png"
                 atomic_write_bytes(out / name, png_bytes(face))
                 rows.append({"file": name, "emotion": emotion, "source": src, "source_spec": spec,
-                             "seed": s, "run_seed": seed, "index": i, "generator": gen.path, "step": gen.step})
-            _append_rows(out / MANIFEST, rows)
+                             "seed": s, "run_seed": seed, "index": i, "generator": gen.path, "step": gen.step,
+                             "generator_sha256": gen.digest})
+            append_rows(out, rows)
             bar.update(len(rows))
         written[emotion] = max(0, n - start)
     bar.close()
-    return {"out": str(out), "written": written, "already_there": {e: done[e] for e in emotions}}
-
-
-def _append_rows(path: Path, rows: list[dict]) -> None:
-    """Append a chunk's rows in one write, so a crash cannot leave half a chunk listed."""
-    with open(path, "a") as f:
-        f.write("".join(json.dumps(r) + "\n" for r in rows))
-        f.flush()
-        os.fsync(f.fileno())
+    return written
 
 
 @torch.no_grad()
@@ -210,15 +241,29 @@ def transfer(
             cond = torch.full((len(x),), EMOTION_INDEX[name])
         edited, _ = gen.model(x, cond)
         outputs.append(((edited.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8))
-    written = []
-    for i, path in enumerate(images):
-        stem = Path(path).stem
+    targets = _transfer_targets(images, out, emotion)
+    for i, (path, target) in enumerate(zip(images, targets)):
         if emotion:
-            target = out / f"{stem}_{emotion}.png"
             save_face_png(outputs[0][i], target)
         else:
-            target = out / f"{stem}_all-emotions.png"
             row = torch.stack([faces[i, 0]] + [o[i, 0] for o in outputs]).unsqueeze(0)
             save_labelled_grid(row, target, row_labels=[Path(path).name], col_labels=["input", *EMOTIONS], scale=3)
-        written.append(target)
-    return written
+    return targets
+
+
+def _transfer_targets(images: Sequence[Path], out: Path, emotion: str | None) -> list[Path]:
+    """One output name per input (``me_happy.png``; inputs that share a stem get ``-2``, ``-3``),
+    checked before anything is written: an existing file is never replaced."""
+    suffix = emotion or "all-emotions"
+    targets, taken = [], set()
+    for path in images:
+        stem, k = Path(path).stem, 1
+        while (name := f"{stem}{'' if k == 1 else f'-{k}'}_{suffix}.png") in taken:
+            k += 1
+        taken.add(name)
+        targets.append(out / name)
+    existing = [str(t) for t in targets if t.exists()]
+    if existing:
+        raise DataError(f"{existing[0]} already exists{f' (and {len(existing) - 1} more)' if len(existing) > 1 else ''}; "
+                        "fergan transfer never replaces a file: give another --out or move it away")
+    return targets

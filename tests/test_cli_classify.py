@@ -87,13 +87,28 @@ def test_data_info_json():
     (["train", "--model", "alexnet"], "'alexnet' is not one of"),
     (["train", "--data", "no/such/file.csv"], "no such file or folder"),
     (["train", "--class-weights", "heavy"], "invalid class weights"),
+    (["train", "--data", TINY, "--class-weights", "1,2"], "expected 7 class weights, got 2 (classes: angry, disgust"),
+    (["train", "--data", TINY, "--lr", "inf"], "lr must be a positive finite number, got inf"),
+    (["train", "--data", TINY, "--set", "weight_decay=nan"], "weight_decay must be a finite number >= 0, got nan"),
+    (["train", "--data", TINY, "--set", "learning_rate=0.1"], "unknown key 'learning_rate'; valid keys: model"),
     (["evaluate", "missing.pt"], "does not exist"),
 ])
-def test_bad_input_is_a_clear_error(args, message):
+def test_bad_input_is_a_clear_error(args, message, tmp_path):
+    if args[0] == "train":
+        args = [*args, "--out", str(tmp_path / "runs"), "--precision", "fp32"]
     result = CliRunner().invoke(main, args)
     assert result.exit_code != 0
     assert message in result.output
     assert "Traceback" not in result.output
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())  # a failed start leaves nothing
+
+
+def test_json_output_is_strict_when_a_metric_is_undefined(tmp_path):
+    from ferganaug.utils.files import atomic_write_json, json_text
+
+    assert json_text({"val_loss": float("nan"), "x": [float("inf"), 1.5]}, indent=None) == '{"val_loss": null, "x": [null, 1.5]}'
+    atomic_write_json(tmp_path / "m.json", {"loss": float("nan")})
+    assert json.loads((tmp_path / "m.json").read_text(), parse_constant=lambda c: pytest.fail(c)) == {"loss": None}
 
 
 def test_truncated_checkpoint_is_a_clear_error(trained_run, tmp_path):

@@ -8,6 +8,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from ferganaug.cli import main
+from ferganaug.data.errors import DataError
 from ferganaug.data.spec import load_dataset
 from ferganaug.emotions import EMOTIONS
 from ferganaug.synth import load_generator_file, regenerate
@@ -76,7 +77,7 @@ def test_interrupted_synthesis_leaves_consistent_manifest(gan_run, tmp_path, mon
 
     out = tmp_path / "cut"
     calls = {"n": 0}
-    real_append = synth._append_rows
+    real_append = synth.append_rows
 
     def crash_on_second_chunk(path, rows):
         calls["n"] += 1
@@ -84,10 +85,10 @@ def test_interrupted_synthesis_leaves_consistent_manifest(gan_run, tmp_path, mon
             raise KeyboardInterrupt
         real_append(path, rows)
 
-    monkeypatch.setattr(synth, "_append_rows", crash_on_second_chunk)
+    monkeypatch.setattr(synth, "append_rows", crash_on_second_chunk)
     with pytest.raises(KeyboardInterrupt):
         synth.synthesize(gan_run, ["disgust", "fear"], 3, out, batch_size=3, progress=False)
-    monkeypatch.setattr(synth, "_append_rows", real_append)
+    monkeypatch.setattr(synth, "append_rows", real_append)
     rows = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
     assert [r["emotion"] for r in rows] == ["disgust"] * 3
     assert not list(out.rglob("*.tmp"))
@@ -126,7 +127,7 @@ def test_transfer_one_emotion_and_grid(gan_run, tmp_path):
     (["train", "--data", TINY, "--set", "expr_confidence=1"], "expr_confidence must be a probability in [0, 1) or 'real', got 1.0"),
     (["train", "--data", TINY, "--set", "gan.w_exprr=1"], "unknown key 'w_exprr'; valid keys: steps, batch_size"),
     (["train", "--data", TINY, "--set", "seed=1"], "--set seed: gan and classifier have it"),
-    (["train", "--data", TINY, "--set", "gan.lr_g=fast"], "'lr_g' must be a number, got 'fast'"),
+    (["train", "--data", TINY, "--set", "gan.lr_g=fast"], "--set gan.lr_g: must be a number, got 'fast'"),
     (["train", "--data", TINY, "--set", "classifier.optimiser=sgd"], "unknown key 'optimiser'"),
     (["train", "--data", TINY, "--preset", "fer2031"], "unknown preset 'fer2031'; presets: builtin, fer2013"),
     (["train", "--expr-classifier", "{run}/generator.pt", "--data", TINY], "not a ferganaug.classifier"),
@@ -203,3 +204,127 @@ def test_config_file_applies_between_preset_and_set(tmp_path):
     path.write_text("[gan]\nwexpr = 7.0\n")
     result = CliRunner().invoke(main, ["train", "--config", str(path), "--data", TINY])
     assert result.exit_code != 0 and "unknown key 'wexpr'" in result.output and "mine.toml" in result.output
+
+
+def test_a_failed_start_leaves_no_run_folder(gan_run, tmp_path):
+    result = CliRunner().invoke(main, ["train", "--data", TINY, "--expr-classifier", f"{gan_run}/generator.pt",
+                                       "--out", str(tmp_path / "runs"), "--quiet"])
+    assert result.exit_code != 0 and "not a ferganaug.classifier" in result.output
+    assert list((tmp_path / "runs").iterdir()) == []
+
+
+def test_a_torn_manifest_tail_is_mended_before_synthesis_continues(gan_run, tmp_path, caplog):
+    from ferganaug.data.synthetic_folder import check_folder
+
+    out = tmp_path / "s"
+    assert _synth(gan_run, out, 6).exit_code == 0
+    manifest = out / "manifest.jsonl"
+    manifest.write_bytes(manifest.read_bytes()[:-30])  # a write cut short inside the last row
+    result = _synth(gan_run, out, 8)
+    assert result.exit_code == 0, result.output
+    assert "moved a torn last manifest line" in caplog.text
+    rows = [json.loads(line) for line in manifest.read_text().splitlines()]
+    assert [r["index"] for r in rows] == list(range(8))
+    assert check_folder(out).ok and len(load_dataset(str(out))) == 8
+    check = CliRunner().invoke(main, ["synthesize", "--check", "--out", str(out)])
+    assert check.exit_code == 0 and "consistent, 8 rows" in check.output
+
+
+def test_a_generator_swapped_under_the_same_path_is_refused_and_the_same_one_elsewhere_accepted(gan_run, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(gan_run, run, ignore=shutil.ignore_patterns("expression-classifier", "samples"))
+    out = tmp_path / "s"
+    assert _synth(run, out, 3).exit_code == 0
+    copy = tmp_path / "elsewhere"
+    shutil.copytree(run, copy)
+    same = _synth(copy / "generator.pt", out, 4)  # the same weights under another path continue the folder
+    assert same.exit_code == 0, same.output
+    artifact = torch.load(run / "generator.pt", weights_only=True)
+    first = next(iter(artifact["state_dict"]))
+    artifact["state_dict"][first] = artifact["state_dict"][first] + 0.01
+    torch.save(artifact, run / "generator.pt")
+    swapped = _synth(run, out, 5)
+    assert swapped.exit_code != 0 and "Traceback" not in swapped.output
+    assert "line 1: made by generator" in swapped.output and "use another --out" in swapped.output
+
+
+def test_a_second_synthesis_into_a_busy_folder_names_the_writer(gan_run, tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    out = tmp_path / "busy"
+    out.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (out / ".lock").write_text(json.dumps({"pid": holder.pid, "host": socket.gethostname()}))
+        result = _synth(gan_run, out, 3)
+        assert result.exit_code != 0 and f"being written by process {holder.pid}" in result.output
+        assert not (out / "manifest.jsonl").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_full_disk_during_synthesis_is_a_message_and_the_folder_continues(gan_run, tmp_path, monkeypatch):
+    import errno
+
+    import ferganaug.synth as synth
+    from ferganaug.data.synthetic_folder import check_folder
+
+    out = tmp_path / "full"
+    real_write, calls = synth.atomic_write_bytes, {"n": 0}
+
+    def disk_fills_up(path, data):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_write(path, data)
+
+    monkeypatch.setattr(synth, "atomic_write_bytes", disk_fills_up)
+    with pytest.raises(DataError, match="is full; every image the manifest lists is whole"):
+        synth.synthesize(gan_run, ["disgust"], 6, out, batch_size=2, progress=False)
+    report = check_folder(out)
+    assert report.rows == 2 and not report.missing and not report.undecodable
+    monkeypatch.setattr(synth, "atomic_write_bytes", real_write)
+    synth.synthesize(gan_run, ["disgust"], 6, out, batch_size=2, progress=False)
+    assert check_folder(out).ok and check_folder(out).rows == 6
+
+
+def test_transfer_never_overwrites(gan_run, tmp_path):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        Image.new("RGB", (64, 80), (120, 110, 100)).save(tmp_path / folder / "me.jpg")
+    out = tmp_path / "t"
+    result = CliRunner().invoke(main, ["transfer", str(tmp_path / "a" / "me.jpg"), str(tmp_path / "b" / "me.jpg"),
+                                       "--generator", gan_run, "--emotion", "sad", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["me-2_sad.png", "me_sad.png"]  # one file per input
+    mine = out / "me_sad.png"
+    mine.write_bytes(b"the user's own picture")
+    again = CliRunner().invoke(main, ["transfer", str(tmp_path / "a" / "me.jpg"), "--generator", gan_run,
+                                      "--emotion", "sad", "--out", str(out)])
+    assert again.exit_code != 0 and "me_sad.png already exists" in again.output
+    assert mine.read_bytes() == b"the user's own picture"
+
+
+def test_resume_finds_its_classifier_from_any_folder_and_refuses_a_swapped_one(gan_run, tmp_path, monkeypatch):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(gan_run, run)
+    config = json.loads((run / "config.json").read_text())
+    clf = run / "expression-classifier" / "model.pt"
+    config["expression_classifier"]["checkpoint"] = str(clf)  # the copy's own classifier, by absolute path
+    (run / "config.json").write_text(json.dumps(config))
+    monkeypatch.chdir(tmp_path / "run" / "samples")  # anywhere but where it was trained
+    result = CliRunner().invoke(main, ["train", "--resume", str(run), "--quiet"])
+    assert result.exit_code == 0, result.output
+    artifact = torch.load(clf, weights_only=True)
+    first = next(iter(artifact["state_dict"]))
+    artifact["state_dict"][first] = artifact["state_dict"][first] + 1
+    torch.save(artifact, clf)
+    swapped = CliRunner().invoke(main, ["train", "--resume", str(run), "--quiet"])
+    assert swapped.exit_code != 0 and "is not the expression classifier this run trained with" in swapped.output

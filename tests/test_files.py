@@ -32,3 +32,38 @@ def test_run_dirs_are_numbered(tmp_path):
     b = next_run_dir(tmp_path, "x")
     assert a.name == "00000-deep-cnn_builtin"
     assert b.name == "00001-x"
+
+
+def test_an_unexpected_error_says_it_is_ours_and_where_the_traceback_is():
+    import click
+    from click.testing import CliRunner
+
+    from ferganaug.utils.cli import friendly_errors
+
+    @click.command()
+    @friendly_errors((ValueError,), "re-run")
+    def broken() -> None:
+        {}["missing"]
+
+    result = CliRunner().invoke(broken, [])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "internal error (KeyError: 'missing'); this is a bug in ferganaug" in result.output
+    log = result.output.rsplit("The traceback is in ", 1)[1].strip()
+    assert "KeyError" in open(log).read()
+
+
+def test_a_full_disk_names_the_file():
+    import errno
+
+    import click
+    from click.testing import CliRunner
+
+    from ferganaug.utils.cli import friendly_errors
+
+    @click.command()
+    @friendly_errors((ValueError,), "re-run to continue")
+    def writes() -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", "out/model.pt")
+
+    result = CliRunner().invoke(writes, [])
+    assert result.exit_code == 1 and "No space left on device (out/model.pt); re-run to continue" in result.output

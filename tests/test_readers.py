@@ -669,3 +669,28 @@ def test_describe_spec_grammar_mentions_every_kind():
     for word in ("builtin", "fer2013", "ferplus:", "manifest.jsonl", "path,label", "folder:", "csv:", "synthetic:"):
         assert word in text, word
     json.dumps(text)
+
+
+def test_a_dark_16_bit_png_stays_dark(tmp_path):
+    from PIL import Image
+
+    from ferganaug.data.images import load_face_image
+
+    dark = np.full((48, 48), 2570, dtype=np.uint16)  # 4% of the 16-bit range: grey level 10 of 255
+    dark[0, 0] = 5140
+    Image.fromarray(dark).save(tmp_path / "dark.png")
+    face = load_face_image(tmp_path / "dark.png")
+    assert int(face.max()) == 20 and int(face.min()) == 10
+
+
+def test_data_info_says_how_many_rows_it_skipped(tmp_path):
+    from click.testing import CliRunner
+
+    from classifiers.cli import main
+
+    csv = write_fer2013(tmp_path / "f.csv", random_faces(6), [0, 1, 2, 3, 4, 5], [0] * 6)
+    with open(csv, "a") as f:
+        f.write("9,1 2 3,Training\n")  # a bad label and too few pixels
+    result = CliRunner().invoke(main, ["data-info", str(csv), "--skip-bad", "--cache-dir", str(tmp_path / "c")])
+    assert result.exit_code == 0, result.output
+    assert "skipped 1 malformed rows (--skip-bad); first:" in result.output

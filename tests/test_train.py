@@ -198,14 +198,37 @@ def test_both_trainers_refuse_to_resume_a_folder_without_config_json(tmp_path, m
     assert f"{tmp_path / 'stray'} is not a {tool} run folder (no config.json)" in result.output
 
 
-def test_resume_without_a_checkpoint_starts_over_without_duplicate_stats(tmp_path, monkeypatch):
+def test_resume_without_its_checkpoint_is_refused_rather_than_redone(tmp_path, monkeypatch):
     monkeypatch.setattr(workflow, "load_dataset", lambda spec, **kw: toy_faces())
     config = TrainConfig(**{**FAST, "epochs": 2})
     run_dir, _ = workflow.run_training(config, workflow.DataOptions(spec="toy"), tmp_path / "runs", progress=False)
     (run_dir / "checkpoints" / "last.pt").unlink()
+    before = (run_dir / "stats.jsonl").read_text()
+    with pytest.raises(CheckpointError, match="last.pt is missing, but stats.jsonl records epochs up to 2"):
+        workflow.resume_training(run_dir, progress=False)
+    assert (run_dir / "stats.jsonl").read_text() == before
+
+
+def test_resume_before_the_first_checkpoint_starts_from_the_beginning(tmp_path, monkeypatch):
+    monkeypatch.setattr(workflow, "load_dataset", lambda spec, **kw: toy_faces())
+    config = TrainConfig(**{**FAST, "epochs": 2})
+    run_dir, _ = workflow.run_training(config, workflow.DataOptions(spec="toy"), tmp_path / "runs", progress=False)
+    for name in ("stats.jsonl", "checkpoints/last.pt", "checkpoints/best.pt", "model.pt"):
+        (run_dir / name).unlink()
     workflow.resume_training(run_dir, progress=False)
-    rows = [json.loads(r) for r in (run_dir / "stats.jsonl").read_text().splitlines()]
-    assert [r["epoch"] for r in rows] == [1, 2]
+    assert [json.loads(r)["epoch"] for r in (run_dir / "stats.jsonl").read_text().splitlines()] == [1, 2]
+
+
+def test_a_failed_start_leaves_no_run_folder(tmp_path, monkeypatch):
+    monkeypatch.setattr(workflow, "load_dataset", lambda spec, **kw: toy_faces())
+
+    def fail(*args, **kwargs):
+        raise ValueError("the model cannot be built")
+
+    monkeypatch.setattr(workflow, "Trainer", fail)
+    with pytest.raises(ValueError, match="cannot be built"):
+        workflow.run_training(TrainConfig(**FAST), workflow.DataOptions(spec="toy"), tmp_path / "runs", progress=False)
+    assert list((tmp_path / "runs").iterdir()) == []
 
 
 def test_a_resumed_config_json_with_an_unknown_key_is_refused(tmp_path, monkeypatch):
@@ -217,3 +240,15 @@ def test_a_resumed_config_json_with_an_unknown_key_is_refused(tmp_path, monkeypa
     (run_dir / "config.json").write_text(json.dumps(saved))
     with pytest.raises(ValueError, match="unknown key 'learning_rate'; valid keys: model, model_kwargs"):
         workflow.resume_training(run_dir, progress=False)
+
+
+def test_too_few_faces_for_validation_warn_and_write_strict_null_metrics(tmp_path, monkeypatch, caplog):
+    tiny = toy_faces(n_per_class=1, splits=(1.0, 0.0, 0.0))  # one face a class: nothing to carve
+    monkeypatch.setattr(workflow, "load_dataset", lambda spec, **kw: tiny)
+    config = TrainConfig(**{**FAST, "epochs": 2, "batch_size": 4})
+    with caplog.at_level("WARNING"):
+        run_dir, _ = workflow.run_training(config, workflow.DataOptions(spec="toy"), tmp_path / "runs", progress=False)
+    assert "too small to carve a validation split" in caplog.text
+    rows = [json.loads(r, parse_constant=lambda c: pytest.fail(f"bare {c} in stats.jsonl"))
+            for r in (run_dir / "stats.jsonl").read_text().splitlines()]
+    assert rows[-1]["val_loss"] is None and rows[-1]["best_epoch"] == 2

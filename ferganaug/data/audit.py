@@ -94,6 +94,9 @@ def audit_dataset(ds: FaceDataset) -> dict:
     return {
         "source": ds.source,
         "rows": int(n),
+        # rows the reader skipped as malformed (--skip-bad), and the first few reasons
+        "skipped": int(ds.info.get("skipped", 0)),
+        "skipped_examples": list(ds.info.get("skipped_examples", [])),
         "class_names": names,
         "counts": counts,
         "distinct_images": int(ng),
@@ -133,6 +136,9 @@ def format_audit(report: dict) -> str:
     names = report["class_names"]
     width = max(7, *(len(n) for n in names))
     lines = [f"Dataset audit: {report.get('source') or '(unnamed)'} - {report['rows']:,} rows", ""]
+    if report.get("skipped"):
+        lines[-1:] = [f"skipped {report['skipped']:,} malformed rows (--skip-bad); first: "
+                      f"{report['skipped_examples'][0] if report['skipped_examples'] else 'no detail'}", ""]
     head = f"{'split':<6}" + "".join(f"{n:>{width + 1}}" for n in names) + f"{'total':>{width + 2}}"
     lines.append(head)
     lines.append("-" * len(head))

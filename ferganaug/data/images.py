@@ -43,10 +43,10 @@ def face_array_from_pil(img: Image.Image, size: int = IMAGE_SIZE) -> np.ndarray:
     """Grey, centre-square-cropped, resized uint8 array [size, size] from a PIL image."""
     img = ImageOps.exif_transpose(img) if img.getexif() else img
     if img.mode != "L":
-        if img.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16/32-bit grey: scale, don't clip
+        if img.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16-bit grey (PIL reads it as I or I;16)
+            # scaled by the format's full range, not the image's own peak: a dark image stays dark
             arr = np.asarray(img, dtype=np.float64)
-            peak = arr.max() if arr.size and arr.max() > 0 else 1.0
-            img = Image.fromarray(np.clip(arr * (255.0 / peak), 0, 255).astype(np.uint8), mode="L")
+            img = Image.fromarray(np.clip(np.round(arr / 257.0), 0, 255).astype(np.uint8), mode="L")
         else:
             img = img.convert("L")
     w, h = img.size

@@ -4,6 +4,7 @@ message that says which file and what was expected."""
 
 from __future__ import annotations
 
+import hashlib
 import pickle
 import zipfile
 from pathlib import Path
@@ -18,6 +19,15 @@ FORMAT_VERSION = 1
 
 class CheckpointError(ValueError):
     """A checkpoint that is missing, truncated, of another kind, or does not fit."""
+
+
+def weights_digest(state_dict: dict[str, torch.Tensor]) -> str:
+    """A short SHA-256 of a network's weights: the same network whatever its file is called."""
+    h = hashlib.sha256()
+    for key in sorted(state_dict):
+        h.update(key.encode())
+        h.update(state_dict[key].detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:16]
 
 
 def save_checkpoint(path: str | Path, kind: str, payload: dict) -> None:

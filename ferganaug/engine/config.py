@@ -160,6 +160,7 @@ def apply_assignments(sections: dict[str, dict], assignments: Sequence[str], sch
         if section not in schemas:
             raise ConfigError(f"--set {key}: unknown table '{section}'; valid tables: {', '.join(schemas)}")
         check_keys(schemas[section], {name: value}, f"--set {key}")
+        value = coerce(value, field_types(schemas[section])[name], f"--set {key}:")
         sections.setdefault(section, {})[name] = value
 
 

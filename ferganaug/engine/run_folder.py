@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import platform
 import re
+import shutil
 import sys
 import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from ferganaug.utils.files import append_jsonl, atomic_write_json, atomic_write_text, read_jsonl
+from ferganaug.utils.files import append_jsonl, atomic_write_json, atomic_write_text, json_text, read_jsonl
 from ferganaug.utils.hardware import cpu_info
 
 CONFIG_JSON = "config.json"
@@ -74,6 +75,14 @@ class RunFolder:
                 f"{tool} wrote, such as runs/.../00000-..."
             )
         return folder
+
+    def discard_unstarted(self) -> bool:
+        """Remove a folder whose run never started (no config.json was written): a failed start
+        leaves nothing behind to be mistaken for a run. Returns whether it was removed."""
+        if self.config_path.exists() or not self.path.is_dir():
+            return False
+        shutil.rmtree(self.path, ignore_errors=True)
+        return True
 
     # -- names --------------------------------------------------------------------------------
     @property
@@ -151,7 +160,7 @@ class RunFolder:
         """Keep only the rows up to ``last`` (by ``key``, e.g. step or epoch): rows written after
         the checkpoint a resumed run restarts from would otherwise appear twice."""
         rows = [r for r in self.read_stats() if r.get(key, 0) <= last]
-        atomic_write_text(self.stats_path, "".join(json.dumps(r) + "\n" for r in rows))
+        atomic_write_text(self.stats_path, "".join(json_text(r, indent=None) + "\n" for r in rows))
 
 
 def _package_version() -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
-from ferganaug.engine.checkpoint import load_checkpoint, save_checkpoint
+from ferganaug.engine.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ferganaug.engine.run_folder import RunFolder
 from ferganaug.utils.seeding import global_rng_state, set_global_rng_state
 
@@ -36,11 +36,17 @@ def save_training_state(folder: RunFolder, trainer: TrainingState) -> None:
 
 
 def restore_training_state(folder: RunFolder, trainer: TrainingState, expected: str) -> bool:
-    """Continue from checkpoints/last.pt when there is one (True); else the run starts over from
-    its first unit, its statistics emptied so no row appears twice (False)."""
+    """Continue from checkpoints/last.pt when there is one (True). A run interrupted before its
+    first checkpoint starts from the beginning (False); one whose statistics record finished
+    units but whose checkpoint is gone is refused: starting over would silently redo them."""
     if not folder.last_checkpoint.is_file():
-        log.warning("%s has no %s: starting the run from the beginning", folder.path, folder.last_checkpoint.name)
-        folder.trim_stats(trainer.position_key, 0)
+        done = [r.get(trainer.position_key, 0) for r in folder.read_stats()]
+        if done:
+            raise CheckpointError(
+                f"{folder.last_checkpoint} is missing, but {folder.stats_path.name} records {trainer.position_key}s "
+                f"up to {max(done)}: the run cannot continue where it stopped; start a new run instead of --resume"
+            )
+        log.info("%s stopped before its first checkpoint: starting it from the beginning", folder.path)
         return False
     state = load_checkpoint(folder.last_checkpoint, (trainer.state_kind,), expected=expected)
     trainer.load_state_dict(state)

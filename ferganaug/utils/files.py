@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -32,8 +33,25 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     _atomic_write(Path(path), lambda tmp: tmp.write_text(text))
 
 
+def strict_json(obj: Any) -> Any:
+    """``obj`` with every NaN or infinity replaced by null: JSON has no such numbers, and strict
+    parsers reject the bare ``NaN`` Python would write."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: strict_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [strict_json(v) for v in obj]
+    return obj
+
+
+def json_text(obj: Any, indent: int | None = 2) -> str:
+    """Strict JSON (see strict_json); objects JSON cannot hold are written as strings."""
+    return json.dumps(strict_json(obj), indent=indent, default=str, allow_nan=False)
+
+
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+    atomic_write_text(path, json_text(obj) + "\n")
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
@@ -43,7 +61,7 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
 def append_jsonl(path: str | os.PathLike, obj: Any) -> None:
     """Append one JSON line; flushed and fsynced so an interrupted run keeps every full line."""
     with open(path, "a") as f:
-        f.write(json.dumps(obj, default=str) + "\n")
+        f.write(json_text(obj, indent=None) + "\n")
         f.flush()
         os.fsync(f.fileno())
 
