@@ -140,3 +140,27 @@ def test_augment_with_synthetic_folder(trained_run, tmp_path):
     assert config["data"]["synthetic_added"] == {"disgust": 3}
     base_train = config["run"]["train_class_counts"]["disgust"]
     assert base_train >= 3
+
+
+def test_an_unwritable_output_names_the_file(trained_run, tmp_path):
+    run_dir, _ = trained_run
+    Image.new("L", (48, 48), 90).save(tmp_path / "face.png")
+    result = CliRunner().invoke(main, ["predict", f"{run_dir}/model.pt", str(tmp_path / "face.png"),
+                                       "--output", "/proc/no-such-place/predictions.json"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "/proc/no-such-place" in result.output
+
+
+def test_a_full_disk_while_training_is_one_line_naming_the_file(tmp_path, monkeypatch):
+    import errno
+
+    import ferganaug.engine.checkpoint as checkpoint
+
+    def disk_full(obj, path):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(checkpoint, "atomic_torch_save", disk_full)
+    result = CliRunner().invoke(main, ["train", "--data", TINY, "--model", "basic-cnn", "--epochs", "1",
+                                       "--precision", "fp32", "--out", str(tmp_path), "--quiet"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "No space left on device" in result.output and "last.pt" in result.output

@@ -328,3 +328,34 @@ def test_resume_finds_its_classifier_from_any_folder_and_refuses_a_swapped_one(g
     torch.save(artifact, clf)
     swapped = CliRunner().invoke(main, ["train", "--resume", str(run), "--quiet"])
     assert swapped.exit_code != 0 and "is not the expression classifier this run trained with" in swapped.output
+
+
+def test_unreadable_config_json_is_a_message_on_resume_and_beside_a_generator(gan_run, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(gan_run, run, ignore=shutil.ignore_patterns("expression-classifier", "samples"))
+    (run / "config.json").write_text("")
+    resumed = CliRunner().invoke(main, ["train", "--resume", str(run)])
+    assert resumed.exit_code != 0 and "config.json cannot be read as JSON" in resumed.output
+    synth = _synth(run, tmp_path / "s", 2)
+    assert synth.exit_code != 0 and "Traceback" not in synth.output
+    assert "beside the generator is not a readable fergan train config.json" in synth.output
+
+
+def test_two_writers_at_once_leave_one_consistent_folder(gan_run, tmp_path):
+    import subprocess
+    import sys
+
+    from ferganaug.data.synthetic_folder import check_folder
+
+    out = tmp_path / "race"
+    command = [sys.executable, "-m", "ferganaug.cli", "synthesize", "--generator", gan_run, "--n", "200",
+               "--out", str(out), "--quiet"]
+    writers = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [(w.wait(), w.stderr.read()) for w in writers]
+    assert any(code == 0 for code, _ in results)
+    for code, err in results:  # the other either waited its turn (all there already) or was told who writes
+        assert code == 0 or "is being written by process" in err, err
+    report = check_folder(out)
+    assert report.ok and report.rows == 200

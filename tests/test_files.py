@@ -67,3 +67,20 @@ def test_a_full_disk_names_the_file():
 
     result = CliRunner().invoke(writes, [])
     assert result.exit_code == 1 and "No space left on device (out/model.pt); re-run to continue" in result.output
+
+
+def test_ctrl_c_while_starting_is_one_line_and_exit_130(monkeypatch, capsys):
+    import importlib
+
+    import pytest
+
+    from ferganaug import entry
+
+    def interrupted_import(name):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(importlib, "import_module", interrupted_import)
+    with pytest.raises(SystemExit) as stop:
+        entry.fergan()
+    assert stop.value.code == 130
+    assert capsys.readouterr().err == "interrupted while starting; nothing was written\n"

@@ -39,6 +39,8 @@ def restore_training_state(folder: RunFolder, trainer: TrainingState, expected: 
     """Continue from checkpoints/last.pt when there is one (True). A run interrupted before its
     first checkpoint starts from the beginning (False); one whose statistics record finished
     units but whose checkpoint is gone is refused: starting over would silently redo them."""
+    for leftover in folder.checkpoints_dir.glob(".*.tmp"):  # an atomic save killed midway
+        leftover.unlink(missing_ok=True)
     if not folder.last_checkpoint.is_file():
         done = [r.get(trainer.position_key, 0) for r in folder.read_stats()]
         if done:
