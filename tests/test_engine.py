@@ -137,3 +137,20 @@ def test_set_assignments_parse_toml_values_and_find_their_table():
         apply_assignments({}, ["steps=3"], {"knobs": Knobs, "other": Other})
     with pytest.raises(ConfigError, match="expected KEY=VALUE"):
         apply_assignments({}, ["steps"], {"knobs": Knobs})
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_fuzzed_files_are_messages_never_tracebacks(tmp_path, seed):
+    from ferganaug.presets import resolve_run_config
+
+    junk = torch.randint(0, 256, (int(torch.randint(1, 400, (1,), generator=torch.Generator().manual_seed(seed))),),
+                         generator=torch.Generator().manual_seed(seed), dtype=torch.uint8).numpy().tobytes()
+    (tmp_path / "run").mkdir()
+    for name, data in (("config.json", junk), ("mine.toml", junk), ("last.pt", junk)):
+        (tmp_path / "run" / name).write_bytes(data)
+    with pytest.raises(RunFolderError):
+        RunFolder.existing(tmp_path / "run", "fergan train").read_config()
+    with pytest.raises(ConfigError, match="mine.toml"):
+        resolve_run_config("builtin", tmp_path / "run" / "mine.toml")
+    with pytest.raises(CheckpointError, match="last.pt"):
+        load_checkpoint(tmp_path / "run" / "last.pt", ("thing",))
