@@ -89,6 +89,7 @@ def test_data_info_json():
     (["train", "--class-weights", "heavy"], "invalid class weights"),
     (["train", "--data", TINY, "--class-weights", "1,2"], "expected 7 class weights, got 2 (classes: angry, disgust"),
     (["train", "--data", TINY, "--lr", "inf"], "lr must be a positive finite number, got inf"),
+    (["train", "--data", TINY, "--lr", "nan"], "lr must be a positive finite number, got nan"),
     (["train", "--data", TINY, "--set", "weight_decay=nan"], "weight_decay must be a finite number >= 0, got nan"),
     (["train", "--data", TINY, "--set", "learning_rate=0.1"], "unknown key 'learning_rate'; valid keys: model"),
     (["evaluate", "missing.pt"], "does not exist"),
