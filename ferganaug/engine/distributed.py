@@ -1,0 +1,97 @@
+"""Data parallelism on PyTorch's own runtime: a command started by ``torchrun`` sees
+RANK / WORLD_SIZE / LOCAL_RANK in its environment, joins the process group (gloo on CPU, nccl
+on CUDA) and trains on its shard of every batch. One process, the usual case, is world size 1
+and every helper here is then the identity."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class ProcessGroup:
+    """Where this process stands in the job."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    backend: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0 alone writes the run folder, the progress bars and the plots."""
+        return self.rank == 0
+
+    def describe(self) -> dict:
+        return {"world_size": self.world_size, "backend": self.backend}
+
+
+SINGLE = ProcessGroup()
+
+
+def join_from_environment(device: torch.device) -> ProcessGroup:
+    """The process group torchrun's environment describes (joined once), else a single process."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size <= 1:
+        return SINGLE
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    if not dist.is_initialized():
+        dist.init_process_group(backend=backend)
+    return ProcessGroup(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")), backend)
+
+
+def per_rank_batch(global_batch: int, group: ProcessGroup) -> int:
+    """A recipe's batch size means the global batch at any world size: each rank takes its share."""
+    if global_batch % group.world_size:
+        raise ValueError(f"batch size {global_batch} does not split over {group.world_size} processes; "
+                         f"choose a multiple of {group.world_size}")
+    return global_batch // group.world_size
+
+
+def shard_batch(index: torch.Tensor, group: ProcessGroup) -> torch.Tensor:
+    """This rank's contiguous part of a global batch of indices (every rank draws the same one)."""
+    if not group.active:
+        return index
+    return index.tensor_split(group.world_size)[group.rank]
+
+
+def shard_range(n: int, group: ProcessGroup) -> slice:
+    """This rank's contiguous part of ``range(n)``: the shards are disjoint and cover it."""
+    bounds = torch.linspace(0, n, group.world_size + 1).round().long().tolist()
+    return slice(bounds[group.rank], bounds[group.rank + 1])
+
+
+def all_reduce_sum(values: torch.Tensor, group: ProcessGroup) -> torch.Tensor:
+    """The sum over ranks (a copy; the identity for one process)."""
+    total = values.detach().clone()
+    if group.active:
+        dist.all_reduce(total, op=dist.ReduceOp.SUM)
+    return total
+
+
+def gather_rows(rows: torch.Tensor, group: ProcessGroup) -> torch.Tensor:
+    """Every rank's rows concatenated in rank order (shards of unequal length are padded for the
+    collective and trimmed after), so each item counts once."""
+    if not group.active:
+        return rows
+    sizes = [torch.zeros(1, dtype=torch.long) for _ in range(group.world_size)]
+    dist.all_gather(sizes, torch.tensor([rows.shape[0]]))
+    longest = int(max(s.item() for s in sizes))
+    padded = torch.zeros((longest, *rows.shape[1:]), dtype=rows.dtype)
+    padded[: rows.shape[0]] = rows
+    parts = [torch.empty_like(padded) for _ in range(group.world_size)]
+    dist.all_gather(parts, padded)
+    return torch.cat([part[: int(size.item())] for part, size in zip(parts, sizes)])
+
+
+def leave(group: ProcessGroup) -> None:
+    if group.active and dist.is_initialized():
+        dist.destroy_process_group()
