@@ -4,6 +4,7 @@ config, calls library code, prints where the results went."""
 from __future__ import annotations
 
 import logging
+import math
 import sys
 from pathlib import Path
 
@@ -97,6 +98,7 @@ def data_info_command(data: str, as_json: bool, skip_bad: bool, cache_dir: str |
 @click.option("--augment-cap", type=click.IntRange(min=1), default=None, help="At most this many synthetic faces per emotion.")
 @click.option("--augment-ratio", type=click.FloatRange(min=0, min_open=True), default=None, help="At most RATIO x the real training count per emotion.")
 @click.option("--augment-emotions", default=None, metavar="LIST", help="Only these emotions' synthetic faces are added (comma-separated) [default: all].")
+@click.option("--augment-weight", type=click.FloatRange(min=0), default=None, metavar="W", show_default="1.0", help="Factor on each synthetic face's loss term (real faces weigh 1; 0 = synthetic faces add no gradient).")
 @click.option("--seed", type=int, default=0, help="Seed for weights, sampling and augmentation.")
 @click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto", help="auto measures the candidates and keeps the fastest.")
 @click.option("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
@@ -123,6 +125,9 @@ def train_command(**opts) -> None:
     else:
         config = _train_config(opts)
         options = _data_options(opts)
+        if config.synthetic_share is not None and not options.augment_with:
+            raise click.UsageError("--set synthetic_share needs --augment-with DIR: it is the share of synthetic "
+                                   "faces in each emotion's draws")
         run_dir, report = run_training(config, options, opts["runs_root"], progress=progress,
                                        argv=["fer-classify", *sys.argv[1:]])
     if report:
@@ -166,10 +171,16 @@ def _data_options(opts: dict):
     from ferganaug.emotions import parse_emotions
 
     emotions = opts.get("augment_emotions")
+    weight = opts.get("augment_weight")
+    if weight is not None and not opts["augment_with"]:
+        raise click.UsageError("--augment-weight needs --augment-with DIR: it weighs the synthetic faces in the loss")
+    if weight is not None and not math.isfinite(weight):
+        raise click.BadParameter(f"{weight} is not a finite number", param_hint="--augment-weight")
     return DataOptions(
         spec=opts["data"], augment_with=opts["augment_with"], augment_cap=opts["augment_cap"],
         augment_ratio=opts["augment_ratio"], skip_bad=opts["skip_bad"], cache_dir=opts["cache_dir"],
         augment_emotions=tuple(parse_emotions(emotions)) if emotions else None,
+        augment_weight=1.0 if weight is None else weight,
     )
 
 

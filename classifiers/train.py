@@ -28,7 +28,7 @@ from classifiers.train_config import TrainConfig
 from ferganaug.data.augment import augment_batch, preset
 from ferganaug.data.dataset import FaceDataset
 from ferganaug.data.errors import DataError
-from ferganaug.data.imbalance import BatchSampler, class_weights
+from ferganaug.data.imbalance import BatchSampler, class_weights, logit_adjustment
 from ferganaug.engine import Hook, RunFolder, check_finite, run_loop, save_training_state
 from ferganaug.utils.hardware import resolve_device
 from ferganaug.utils.precision import NumericPath, choose_path
@@ -37,13 +37,38 @@ from ferganaug.utils.seeding import make_generator, seed_everything
 log = logging.getLogger(__name__)
 
 
+SYNTHETIC_COLUMN = "synthetic"  # FaceDataset.info: bool per row, True for faces added from a synthetic folder
+
+
+def synthetic_rows(data: FaceDataset) -> torch.Tensor:
+    """``data``'s synthetic column (bool per row); all False when it has none."""
+    mask = data.info.get(SYNTHETIC_COLUMN)
+    return torch.zeros(len(data), dtype=torch.bool) if mask is None else mask.bool()
+
+
 @dataclass
 class TrainData:
-    """The training and validation views a run uses (validation may be carved out of train)."""
+    """The training and validation views a run uses (validation may be carved out of train).
+
+    ``synthetic_weight``: the factor on the loss term of each synthetic training row (rows
+    marked in ``train.info["synthetic"]``); real rows weigh 1."""
 
     train: FaceDataset
     val: FaceDataset
     val_source: str
+    synthetic_weight: float = 1.0
+
+    @property
+    def synthetic(self) -> torch.Tensor:
+        """Which training rows are synthetic (bool per row)."""
+        return synthetic_rows(self.train)
+
+    def row_weights(self) -> torch.Tensor | None:
+        """The loss factor of every training row, or None when every row weighs 1."""
+        synthetic = self.synthetic
+        if self.synthetic_weight == 1.0 or not synthetic.any():
+            return None
+        return torch.where(synthetic, float(self.synthetic_weight), 1.0)
 
 
 def split_train_val(data: FaceDataset, seed: int, val_fraction: float = 0.1) -> TrainData:
@@ -90,6 +115,32 @@ def build_scheduler(config: TrainConfig, optimizer: torch.optim.Optimizer, steps
     if config.scheduler == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
     return None
+
+
+def training_loss(
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    class_weight: torch.Tensor | None = None,
+    label_smoothing: float = 0.0,
+    logit_shift: torch.Tensor | None = None,
+    row_weight: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """The cross-entropy a batch trains on.
+
+    ``logit_shift`` (per class, e.g. :func:`ferganaug.data.imbalance.logit_adjustment`) is
+    added to the logits here only; prediction uses the plain logits. ``row_weight`` multiplies
+    each row's term (which already carries its class weight). The normaliser is the one
+    ``F.cross_entropy`` uses without row weights - the batch size, or with class weights the
+    sum of the batch labels' class weights - so a row of weight 0 adds nothing to the loss or
+    its gradient, and a weight scales exactly its rows' terms.
+    """
+    if logit_shift is not None:
+        logits = logits + logit_shift
+    if row_weight is None:
+        return F.cross_entropy(logits, labels, weight=class_weight, label_smoothing=label_smoothing)
+    terms = F.cross_entropy(logits, labels, weight=class_weight, label_smoothing=label_smoothing, reduction="none")
+    total = (terms * row_weight).sum()
+    return total / class_weight[labels].sum() if class_weight is not None else total / len(labels)
 
 
 def _monitor_value(config: TrainConfig, val: dict) -> float:
@@ -142,11 +193,15 @@ class Trainer:
         self.model = self.path.prepare_model(self.model.to(self.device))
 
         self.loss_weight = None if weight is None else weight.to(self.device)
+        self.logit_shift = self._logit_shift()
+        row_weight = data.row_weights()
+        self.row_weight = None if row_weight is None else row_weight.to(self.device)
         self.sample_generator = make_generator(config.seed)
         self.augment_generator = make_generator(config.seed + 1)
         self.sampler = BatchSampler(
             data.train.labels, config.batch_size, self.sample_generator, balanced=config.balanced_sampler,
             drop_last=len(data.train) > config.batch_size,  # no size-1 batches for BatchNorm
+            synthetic=data.synthetic, synthetic_share=config.synthetic_share,
         )
         self.augment = preset(config.augment)
         self.optimizer = build_optimizer(config, [p for p in self.model.parameters()])
@@ -168,6 +223,17 @@ class Trainer:
         return create_model(
             self.config.model, num_classes=len(self.class_names), class_names=tuple(self.class_names), **kwargs
         )
+
+    def _logit_shift(self) -> torch.Tensor | None:
+        """tau * log(prior) from the training rows' class counts (synthetic faces included:
+        they are part of what the loss sees); None when logit adjustment is off."""
+        tau = self.config.logit_adjust_tau
+        if tau == 0:
+            return None
+        if self.config.balanced_sampler or self.config.class_weights:
+            log.warning("logit adjustment with %s: both correct for the class prior, so rare classes are favoured "
+                        "twice", "the balanced sampler" if self.config.balanced_sampler else "class weights")
+        return logit_adjustment(self.data.train.class_counts(), tau).to(self.device)
 
     def _pretrained_backbone(self) -> bool:
         status = getattr(self.model, "pretrained_status", None) or ""
@@ -192,15 +258,14 @@ class Trainer:
             leave=False, disable=not self.progress, unit="batch",
         )
         for index in batches:
-            images = self.train_images[index.to(self.device)]
-            labels = self.train_labels[index.to(self.device)]
+            index = index.to(self.device)
+            images = self.train_images[index]
+            labels = self.train_labels[index]
             x = augment_batch(images.float().div_(255.0), self.augment, self.augment_generator)
             x = self.path.prepare_input(x.mul(2.0).sub(1.0))
             with self.path.autocast(self.device):
                 logits = self.model(x)
-            loss = F.cross_entropy(
-                logits.float(), labels, weight=self.loss_weight, label_smoothing=self.config.label_smoothing
-            )
+            loss = self.batch_loss(logits, index)
             check_finite(loss, "training", f"epoch {self.epoch + 1}", self.folder.last_checkpoint, "try a lower --lr")
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -219,6 +284,13 @@ class Trainer:
             "images_per_s": seen / elapsed,
             "epoch_seconds": elapsed,
         }
+
+    def batch_loss(self, logits: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        """The training loss of the rows ``index`` of the training split, given their logits."""
+        return training_loss(
+            logits.float(), self.train_labels[index], self.loss_weight, self.config.label_smoothing,
+            self.logit_shift, None if self.row_weight is None else self.row_weight[index],
+        )
 
     def evaluate(self, ds: FaceDataset) -> dict:
         logits = predict_logits(self.model, ds.images, self.path, self.device, self.config.eval_batch_size)
@@ -348,6 +420,9 @@ class Trainer:
             "val_source": self.data.val_source,
             "train_class_counts": dict(zip(self.class_names, self.data.train.class_counts())),
             "loss_class_weights": None if self.loss_weight is None else self.loss_weight.tolist(),
+            "synthetic_rows": int(self.data.synthetic.sum()),
+            "synthetic_loss_weight": self.data.synthetic_weight,
+            "logit_adjustment": None if self.logit_shift is None else self.logit_shift.tolist(),
             "model_parameters": sum(p.numel() for p in self.model.parameters()),
             "pretrained": getattr(self.model, "pretrained_status", None),
             "backbone_frozen": self._backbone_should_freeze(),

@@ -44,6 +44,11 @@ class TrainConfig:
     label_smoothing: float = 0.0
     class_weights: str | tuple[float, ...] | None = None
     balanced_sampler: bool = False
+    # With the balanced sampler: the probability that a draw of an emotion with synthetic faces
+    # is a synthetic one; None = every face of the emotion equally likely.
+    synthetic_share: float | None = None
+    # Logit adjustment (Menon et al. 2021): train on logits + tau * log(class prior); 0 = off.
+    logit_adjust_tau: float = 0.0
     augment: str = "standard"
     early_stopping: int | None = None
     monitor: str = "val_acc"
@@ -65,13 +70,19 @@ class TrainConfig:
             raise ValueError("epochs and batch size must be at least 1")
         if not 0 < self.lr < math.inf:  # also refuses nan: a run that cannot learn must not start
             raise ValueError(f"lr must be a positive finite number, got {self.lr}")
-        for name in ("weight_decay", "momentum", "plateau_factor"):
+        for name in ("weight_decay", "momentum", "plateau_factor", "logit_adjust_tau"):
             if not 0 <= getattr(self, name) < math.inf:
                 raise ValueError(f"{name} must be a finite number >= 0, got {getattr(self, name)}")
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         if isinstance(self.class_weights, tuple) and not all(0 <= w < math.inf for w in self.class_weights):
             raise ValueError(f"class_weights must be finite and >= 0, got {list(self.class_weights)}")
+        if self.synthetic_share is not None:
+            if not 0 <= self.synthetic_share <= 1:  # also refuses nan
+                raise ValueError(f"synthetic_share must be in [0, 1] (or none), got {self.synthetic_share}")
+            if not self.balanced_sampler:
+                raise ValueError("synthetic_share needs balanced_sampler: it is the synthetic share of an emotion's "
+                                 "draws in the class-balanced sampler")
         preset(self.augment)  # validates the name
 
     def to_dict(self) -> dict:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -13,7 +14,7 @@ from classifiers.checkpoint import load_classifier, save_model
 from classifiers.inference import fold_batchnorm, measure_latency, predict_logits
 from classifiers.metrics import classification_report
 from classifiers.plots import plot_confusion, plot_curves
-from classifiers.train import TrainData, Trainer, split_train_val
+from classifiers.train import SYNTHETIC_COLUMN, TrainData, Trainer, split_train_val, synthetic_rows
 from classifiers.train_config import TrainConfig
 from ferganaug.data.audit import leak_free_mask
 from ferganaug.data.dataset import SPLIT_INDEX, FaceDataset, concat
@@ -41,6 +42,7 @@ class DataOptions:
     cache_dir: str | None = None
     augment_emotions: tuple[str, ...] | None = None  # only these emotions' synthetic faces; None = all
     augment_per_class: tuple[int | None, ...] | None = None  # at most this many per class (class order)
+    augment_weight: float = 1.0  # factor on each synthetic face's loss term; real faces weigh 1
 
     def __post_init__(self) -> None:
         # config.json stores vars(options); JSON hands tuples back as lists, so --resume needs this.
@@ -48,6 +50,10 @@ class DataOptions:
             value = getattr(self, name)
             if value is not None and not isinstance(value, tuple):
                 object.__setattr__(self, name, tuple(value))
+        if not 0 <= self.augment_weight < math.inf:  # also refuses nan
+            raise ValueError(f"augment_weight must be a finite number >= 0, got {self.augment_weight}")
+        if self.augment_weight != 1.0 and not self.augment_with:
+            raise ValueError("augment_weight weighs synthetic faces, but no synthetic folder (augment_with) is given")
 
 
 def _left_out(options: DataOptions, c: int, name: str) -> bool:
@@ -86,7 +92,8 @@ def _synthetic_limits(train: FaceDataset, options: DataOptions) -> list[int | No
 def add_synthetic(train: FaceDataset, synthetic: FaceDataset, options: DataOptions, seed: int) -> tuple[FaceDataset, dict]:
     """Append synthetic faces to the training split only, limited per emotion by the cap, by
     ratio x that emotion's real training count and by the per-class amounts; emotions left
-    out of ``augment_emotions`` get none."""
+    out of ``augment_emotions`` get none. The result marks its synthetic rows in
+    ``info["synthetic"]`` (bool per row), so the trainer can weigh or sample them apart."""
     if len(synthetic) == 0:
         raise DataError(f"{options.augment_with}: the synthetic folder holds no images")
     real_counts = train.class_counts()
@@ -104,7 +111,9 @@ def add_synthetic(train: FaceDataset, synthetic: FaceDataset, options: DataOptio
         class_names=train.class_names, source=extra.source,
     )
     added = {name: n for name, n in zip(train.class_names, extra.class_counts()) if n}
-    return concat([train, extra], source=f"{train.source}+{synthetic.source}"), added
+    merged = concat([train, extra], source=f"{train.source}+{synthetic.source}")
+    is_synthetic = torch.cat([synthetic_rows(train), torch.ones(len(extra), dtype=torch.bool)])
+    return replace(merged, info={**merged.info, SYNTHETIC_COLUMN: is_synthetic}), added
 
 
 def prepare_data(options: DataOptions, seed: int) -> tuple[FaceDataset, TrainData, dict]:
@@ -120,7 +129,7 @@ def prepare_data(options: DataOptions, seed: int) -> tuple[FaceDataset, TrainDat
                 f"the training data's are {tuple(data.images.shape[2:])}"
             )
         train, added = add_synthetic(splits.train, synthetic, options, seed)
-        splits = TrainData(train, splits.val, splits.val_source)
+        splits = TrainData(train, splits.val, splits.val_source, synthetic_weight=options.augment_weight)
         facts["synthetic_added"] = added
     return data, splits, facts
 

@@ -223,6 +223,15 @@ def _seed_list(ctx, param, value):
     return seeds
 
 
+def _shard(ctx, param, value):
+    if value is None:
+        return None
+    k, sep, n = value.partition("/")
+    if not (sep and k.strip().isdigit() and n.strip().isdigit() and 1 <= int(k) <= int(n)):
+        raise click.BadParameter(f"'{value}': expected K/N with 1 <= K <= N, such as 1/2")
+    return int(k), int(n)
+
+
 def _study_model(ctx, param, value):
     from classifiers.registry import list_models
 
@@ -233,15 +242,16 @@ def _study_model(ctx, param, value):
 
 # Options that define a study; with --resume or --report-only they come from study.json instead.
 _STUDY_SETTINGS = ("data", "conditions", "synthetic", "emotions", "amounts", "seeds", "seed_list", "model", "epochs",
-                   "batch_size", "augment", "scheduler", "precision", "device", "out", "cache_dir")
+                   "batch_size", "augment", "scheduler", "precision", "device", "out", "cache_dir", "synthetic_share")
 
 
 @main.command("study")
 @click.option("--data", default="builtin", metavar="SPEC", help="Dataset spec; every condition is scored on its test split.")
-@click.option("--conditions", default="all", callback=_study_option("parse_conditions"), metavar="LIST", help="Comma-separated: baseline, class-weights, oversample, synthetic, synthetic+class-weights, or all.")
+@click.option("--conditions", default="all", callback=_study_option("parse_conditions"), metavar="LIST", help="Comma-separated: baseline, class-weights, oversample, synthetic, synthetic+class-weights, logit-adjust (logit-adjusted loss, tau 1), synthetic+oversample (class-balanced sampler over real and synthetic faces), or all (the first five).")
 @click.option("--synthetic", type=click.Path(exists=True, file_okay=False), default=None, metavar="DIR", help="Folder written by fergan synthesize from the training split of --data (needed by the synthetic conditions).")
 @click.option("--emotions", default="disgust", callback=_emotions, metavar="LIST", help="Emotions whose synthetic faces are added.")
 @click.option("--amounts", default="median", callback=_study_option("parse_amounts"), metavar="LIST", help="Synthetic faces per chosen emotion, one condition group each: median (top up to the median real class count), xK (grow the class K-fold, e.g. x2) or a number.")
+@click.option("--synthetic-share", type=click.FloatRange(0, 1), default=0.5, metavar="S", help="synthetic+oversample: the chance that a draw of an emotion with synthetic faces is a synthetic face (emotions are drawn uniformly).")
 @click.option("--seeds", type=click.IntRange(min=1), default=None, metavar="N", show_default="3", help="Train every condition with seeds 0..N-1 (the same seeds for all: paired).")
 @click.option("--seed-list", default=None, callback=_seed_list, metavar="LIST", help="Explicit seeds instead of --seeds, e.g. 3,5,7.")
 @click.option("--model", default="deep-cnn", callback=_study_model, help="Registered classifier design (fer-classify models); its recipe gives optimiser and learning rate.")
@@ -251,7 +261,8 @@ _STUDY_SETTINGS = ("data", "conditions", "synthetic", "emotions", "amounts", "se
 @click.option("--scheduler", type=click.Choice(["none", "plateau", "onecycle", "cosine"]), default="cosine")
 @click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto")
 @click.option("--device", default="auto")
-@click.option("--jobs", type=click.IntRange(min=1), default=1, help="Cells trained at once, in separate processes sharing the cores.")
+@click.option("--workers", "--jobs", "jobs", type=click.IntRange(min=1), default=1, help="Cells trained at once on this machine, in separate processes sharing the cores (cores / W threads each).")
+@click.option("--shard", default=None, callback=_shard, metavar="K/N", help="Train only the K-th of N disjoint slices of the cells (workers on several machines sharing the study folder); cells another worker claimed are skipped.")
 @click.option("--bootstrap", type=click.IntRange(min=100), default=None, metavar="N", show_default="1000", help="Bootstrap resamples over test items.")
 @click.option("--out", type=click.Path(file_okay=False), default="runs/fergan-study", help="Folder of study folders.")
 @click.option("--resume", type=click.Path(exists=True, file_okay=False), default=None, metavar="STUDY_DIR", help="Run the unfinished cells of a study (its settings come from its study.json).")
@@ -264,8 +275,9 @@ def study_command(ctx, **o) -> None:
     """Per-class augmentation study: train one recipe under each condition with the same
     seeds, compare on the same test split (and its leak-free view) with intervals over seeds
     and over test items, and say per chosen emotion whether synthetic faces helped, hurt or
-    stayed within noise - against the baseline and against the better of class weights and
-    oversampling. Writes STUDY/study.json, cells/, results.json, report.md and PNGs."""
+    stayed within noise - against the baseline and against the best of class weights,
+    oversampling and (when run) logit adjustment. Writes STUDY/study.json, cells/, results.json,
+    report.md and PNGs."""
     from ferganaug.study import StudyConfig, create_study, format_summary, run_study, write_report
 
     if o["resume"] and o["report_only"]:
@@ -292,12 +304,21 @@ def study_command(ctx, **o) -> None:
                 seeds=o["seed_list"] or tuple(range(o["seeds"] or 3)), model=o["model"], epochs=o["epochs"],
                 batch_size=o["batch_size"], augment=o["augment"], scheduler=o["scheduler"],
                 precision=o["precision"], device=o["device"], n_boot=o["bootstrap"] or 1000, cache_dir=o["cache_dir"],
+                synthetic_share=o["synthetic_share"],
             )
             study_dir = create_study(config, o["out"], argv=["fergan", *sys.argv[1:]])
             click.echo(f"study folder: {study_dir}", err=True)
-        results = run_study(study_dir, jobs=o["jobs"], progress=not o["quiet"], n_boot=o["bootstrap"],
+        results = run_study(study_dir, jobs=o["jobs"], progress=not o["quiet"], n_boot=o["bootstrap"], shard=o["shard"],
                             argv=["fergan", *sys.argv[1:]])
-    click.echo(format_summary(results))
+    if results is None:
+        from ferganaug.study import load_study
+        from ferganaug.study.runner import missing_cells
+
+        missing = missing_cells(study_dir, load_study(study_dir))
+        click.echo(f"{len(missing)} cells are not finished yet (other shards, or claimed by another worker); when "
+                   f"they are: fergan study --report-only {study_dir}", err=True)
+    else:
+        click.echo(format_summary(results))
     click.echo(str(study_dir))
 
 

@@ -456,3 +456,174 @@ def test_fer_classify_train_adds_only_the_chosen_emotions(tmp_path):
     assert result.exit_code == 0, result.output
     config = json.loads((Path(result.output.strip().splitlines()[-1]) / "config.json").read_text())
     assert config["data"]["synthetic_added"] == {"disgust": 5} and config["data"]["augment_emotions"] == ["disgust"]
+
+
+# -- logit-adjust and synthetic+oversample -------------------------------------------------------------
+
+def test_opt_in_conditions_parse_and_configure_their_cells(tmp_path):
+    assert parse_conditions("synthetic+oversample, logit-adjust,baseline") == (
+        "baseline", "logit-adjust", "synthetic+oversample")
+    assert "logit-adjust" not in parse_conditions("all")  # opt-in: a default study keeps its size
+    config = StudyConfig(data=TINY, synthetic=str(tmp_path), seeds=(0, 1), model="basic-cnn", synthetic_share=0.25,
+                         conditions=("oversample", "logit-adjust", "synthetic+oversample", "synthetic"))
+    assert config.condition_names == ("oversample", "logit-adjust", "synthetic@median", "synthetic+oversample@median")
+    shared = config.train_config().to_dict()
+    expected = {  # condition -> (balanced_sampler, synthetic_share, logit_adjust_tau)
+        "oversample": (True, None, 0.0), "logit-adjust": (False, None, 1.0), "synthetic@median": (False, None, 0.0),
+        "synthetic+oversample@median": (True, 0.25, 0.0),
+    }
+    for name, (balanced, share, tau) in expected.items():
+        got = config.cell_train_config(Cell(name, 1)).to_dict()
+        assert {k for k in got if got[k] != shared[k]} <= {"seed", "balanced_sampler", "synthetic_share",
+                                                           "logit_adjust_tau"}
+        assert (got["balanced_sampler"], got["synthetic_share"], got["logit_adjust_tau"]) == (balanced, share, tau)
+    assert config.command()[config.command().index("--synthetic-share") + 1] == "0.25"
+    assert StudyConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(StudyError, match=r"--synthetic-share must be in \[0, 1\], got 1.5"):
+        StudyConfig(data=TINY, conditions=("baseline",), synthetic_share=1.5, model="basic-cnn")
+    result = invoke(["--data", TINY, "--conditions", "baseline", "--synthetic-share", "-0.1", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "--synthetic-share" in result.output
+
+
+def _fake_study(root: Path) -> Path:
+    """A finished study on three classes written by hand: logit-adjust has the best macro-F1 of
+    the rebalancing conditions, and synthetic+oversample has seeds 0-2 where logit-adjust has 1-2."""
+    names = ["angry", "disgust", "fear"]
+    targets = [c for c in range(3) for _ in range(10)]
+    errors = {"baseline": 9, "class-weights": 6, "oversample": 7, "logit-adjust": 2, "synthetic+oversample@median": 4}
+    seeds = {c: [0, 1] for c in errors} | {"synthetic+oversample@median": [0, 1, 2], "logit-adjust": [1, 2]}
+    cells = []
+    for condition, wrong in errors.items():
+        for seed in seeds[condition]:
+            bad = {(7 * k + 3 * seed + wrong) % 30 for k in range(wrong + seed)}  # a different mistake set per seed
+            predictions = [(t + 1) % 3 if i in bad else t for i, t in enumerate(targets)]
+            synthetic = condition.startswith("synthetic")
+            cells.append({"condition": condition, "base": condition.split("@")[0], "seed": seed,
+                          "path": f"cells/{condition}/seed{seed}",
+                          "train": {"synthetic_share": 0.25} if synthetic else {"synthetic_share": None},
+                          "items": {"targets": targets, "predictions": predictions, "leak_free": None},
+                          "synthetic_added": {"disgust": 5} if synthetic else {},
+                          "train_seconds": 1.0, "wall_seconds": 1.0})
+    study = {
+        "command": ["fergan", "study"], "created": "today", "machine": "a test",
+        "config": {"emotions": ["disgust"], "model": "basic-cnn", "epochs": 1, "seeds": [0, 1, 2], "n_boot": 100},
+        "data": {"class_names": names, "spec": "by hand"}, "condition_names": list(errors),
+        "cells": [{k: c[k] for k in ("condition", "seed", "path", "train")} for c in cells],
+        "synthetic": {"path": "syn/"}, "synthetic_plan": {"median": {"wanted": {"disgust": 5}, "planned": {"disgust": 5}}},
+    }
+    root.mkdir(parents=True)
+    (root / "study.json").write_text(json.dumps(study))
+    for cell in cells:
+        (root / cell["path"]).mkdir(parents=True)
+        (root / cell["path"] / "cell.json").write_text(json.dumps(cell))
+    return root
+
+
+def test_logit_adjust_joins_the_best_rebalancing_comparison(tmp_path):
+    from ferganaug.study.aggregate import seed_scores
+
+    study_dir = _fake_study(tmp_path / "study")
+    results = write_report(study_dir)
+    best = results["best_rebalancing"]
+    assert best["condition"] == "logit-adjust"
+    assert set(best["macro_f1_means"]) == {"class-weights", "oversample", "logit-adjust"}
+    vs_best = results["deltas"]["vs_best_rebalancing"]
+    assert vs_best["reference"] == "logit-adjust"
+    assert set(vs_best["conditions"]) == {"class-weights", "oversample", "synthetic+oversample@median"}
+    # Paired by seed: synthetic+oversample's seeds 1 and 2 against logit-adjust's seeds 1 and 2.
+    cells = {(c["condition"], c["seed"]): c for c in
+             (json.loads(p.read_text()) for p in study_dir.glob("cells/*/seed*/cell.json"))}
+    names = ("angry", "disgust", "fear")
+
+    def score(condition, seed, metric):
+        items = cells[(condition, seed)]["items"]
+        s = seed_scores(np.array(items["targets"]), np.array(items["predictions"]), names)
+        return s["macro_f1"] if metric == "macro_f1" else s["per_class"]["disgust"]["recall"]
+
+    for metric, got in (("macro_f1", vs_best["conditions"]["synthetic+oversample@median"]["macro_f1"]),
+                        ("recall", vs_best["conditions"]["synthetic+oversample@median"]["recall"]["disgust"])):
+        by_hand = [score("synthetic+oversample@median", s, metric) - score("logit-adjust", s, metric) for s in (1, 2)]
+        assert got["n_seeds"] == 2 and got["mean_delta"] == pytest.approx(np.mean(by_hand))
+    lines = [v for v in results["verdicts"] if v["reference"] == "logit-adjust"]
+    assert [v["condition"] for v in lines] == ["synthetic+oversample@median"]  # only synthetic faces are on trial
+    assert lines[0]["text"].startswith("disgust recall: synthetic+oversample@median vs logit-adjust")
+    assert results["study"]["synthetic_share"] == 0.25
+    report = (study_dir / "report.md").read_text()
+    assert "Best rebalancing condition: **logit-adjust**" in report
+    assert "## Deltas vs the best rebalancing condition (logit-adjust)" in report
+    assert "a draw is synthetic with probability 0.25 (--synthetic-share)" in report
+
+
+def test_best_rebalancing_without_logit_adjust_is_as_before(tmp_path):
+    study_dir = _fake_study(tmp_path / "study")
+    study = load_study(study_dir)
+    study["cells"] = [c for c in study["cells"] if c["condition"] != "logit-adjust"]
+    study["condition_names"].remove("logit-adjust")
+    (study_dir / "study.json").write_text(json.dumps(study))
+    shutil.rmtree(study_dir / "cells" / "logit-adjust")
+    results = write_report(study_dir)
+    assert results["best_rebalancing"]["condition"] == "class-weights"  # 6 mistakes against oversample's 7
+    assert set(results["best_rebalancing"]["macro_f1_means"]) == {"class-weights", "oversample"}
+
+
+@pytest.fixture(scope="module")
+def rebalancing_study(tmp_path_factory):
+    root = tmp_path_factory.mktemp("rebalancing")
+    synthetic = write_synthetic(root / "syn", TINY, {"disgust": 30})
+    result = invoke(["--data", TINY, "--conditions", "baseline,oversample,logit-adjust,synthetic+oversample",
+                     "--synthetic", str(synthetic), "--synthetic-share", "0.25", "--seeds", "2",
+                     "--out", str(root / "runs"), *FAST])
+    assert result.exit_code == 0, result.output
+    return Path(result.output.strip().splitlines()[-1])
+
+
+def test_a_study_with_logit_adjust_and_synthetic_oversampling(rebalancing_study):
+    study_dir = rebalancing_study
+    study = load_study(study_dir)
+    assert study["config"]["synthetic_share"] == 0.25
+    assert study["condition_names"] == ["baseline", "oversample", "logit-adjust", "synthetic+oversample@median"]
+    assert "--synthetic-share 0.25" in " ".join(study["command"])
+    cells = _cells(study_dir)
+    assert set(cells) == {(n, s) for n in study["condition_names"] for s in (0, 1)}
+    logit = json.loads((study_dir / "cells/logit-adjust/seed0/config.json").read_text())
+    assert logit["train"]["logit_adjust_tau"] == 1.0 and len(logit["run"]["logit_adjustment"]) == 7
+    mixed = json.loads((study_dir / "cells/synthetic+oversample@median/seed1/config.json").read_text())
+    assert mixed["train"]["balanced_sampler"] is True and mixed["train"]["synthetic_share"] == 0.25
+    assert mixed["run"]["synthetic_rows"] == 30 and mixed["data"]["synthetic_added"] == {"disgust": 30}
+    assert cells[("synthetic+oversample@median", 0)]["train_size"] == 280 + 30
+    results = json.loads((study_dir / "results.json").read_text())
+    best = results["best_rebalancing"]
+    assert set(best["macro_f1_means"]) == {"oversample", "logit-adjust"}
+    assert set(results["deltas"]["vs_best_rebalancing"]["conditions"]) == (
+        {"oversample", "logit-adjust", "synthetic+oversample@median"} - {best["condition"]})
+    assert [v["condition"] for v in results["verdicts"] if v["reference"] == best["condition"]] == [
+        "synthetic+oversample@median"]
+    report = (study_dir / "report.md").read_text()
+    assert "a draw is synthetic with probability 0.25 (--synthetic-share)" in report
+    assert f"disgust recall: synthetic+oversample@median vs {best['condition']}" in report
+
+
+def test_fer_classify_train_weighs_synthetic_faces_and_resumes_with_the_weight(tmp_path, monkeypatch):
+    from classifiers.cli import main as classify
+
+    folder = write_synthetic(tmp_path / "syn", TINY, {"disgust": 5})
+    result = CliRunner().invoke(classify, [
+        "train", "--data", TINY, "--augment-with", str(folder), "--augment-weight", "0.25", "--balanced-sampler",
+        "--set", "synthetic_share=0.5", "--set", "logit_adjust_tau=0.5", "--out", str(tmp_path / "runs"),
+        "--model", "basic-cnn", "--epochs", "1", "--precision", "fp32", "--augment", "none", "--quiet"])
+    assert result.exit_code == 0, result.output
+    run_dir = Path(result.output.strip().splitlines()[-1])
+    saved = json.loads((run_dir / "config.json").read_text())
+    assert saved["data"]["augment_weight"] == 0.25 and saved["run"]["synthetic_loss_weight"] == 0.25
+    assert saved["run"]["synthetic_rows"] == 5
+    assert saved["train"]["synthetic_share"] == 0.5 and saved["train"]["logit_adjust_tau"] == 0.5
+    seen = {}
+
+    class Spy(workflow.Trainer):
+        def __init__(self, config, data, *args, **kwargs):
+            seen.update(weight=data.synthetic_weight, rows=int(data.synthetic.sum()), share=config.synthetic_share)
+            super().__init__(config, data, *args, **kwargs)
+
+    monkeypatch.setattr(workflow, "Trainer", Spy)
+    workflow.resume_training(run_dir, progress=False)
+    assert seen == {"weight": 0.25, "rows": 5, "share": 0.5}  # --resume rebuilds the weights from config.json

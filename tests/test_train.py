@@ -1,12 +1,15 @@
 import json
+import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from classifiers import workflow
 from classifiers.checkpoint import CheckpointError, load_classifier, read_checkpoint
+from ferganaug.data.imbalance import logit_adjustment
 from ferganaug.engine import restore_training_state
-from classifiers.train import TrainConfig, Trainer, split_train_val
+from classifiers.train import TrainConfig, TrainData, Trainer, split_train_val, training_loss
 from toy_data import toy_faces
 
 FAST = dict(model="basic-cnn", batch_size=16, precision="fp32", augment="none", lr=2e-3)
@@ -252,3 +255,135 @@ def test_too_few_faces_for_validation_warn_and_write_strict_null_metrics(tmp_pat
     rows = [json.loads(r, parse_constant=lambda c: pytest.fail(f"bare {c} in stats.jsonl"))
             for r in (run_dir / "stats.jsonl").read_text().splitlines()]
     assert rows[-1]["val_loss"] is None and rows[-1]["best_epoch"] == 2
+
+
+# -- logit adjustment, synthetic loss weights, the synthetic share ---------------------------------
+
+def test_logit_adjusted_loss_by_hand():
+    logits = torch.tensor([[1.0, 0.0], [0.0, 0.0]])
+    labels = torch.tensor([0, 1])
+    shift = logit_adjustment([3, 1], tau=1.0)  # log prior = [log 0.75, log 0.25]
+    # Row 0 trains on [1 + log .75, log .25]: -log softmax_0 = log(1 + e^-1 / 3) = 0.1156710
+    # Row 1 trains on [log .75, log .25]: softmax = the prior, so -log 0.25 = 1.3862944
+    # Mean: (0.1156710 + 1.3862944) / 2 = 0.7509827
+    assert training_loss(logits, labels, logit_shift=shift).item() == pytest.approx(0.7509827, abs=1e-6)
+    # Plain cross-entropy: (log(1 + e^-1) + log 2) / 2 = (0.3132617 + 0.6931472) / 2 = 0.5032044
+    assert training_loss(logits, labels).item() == pytest.approx(0.5032044, abs=1e-6)
+    off = training_loss(logits, labels, logit_shift=logit_adjustment([3, 1], tau=0.0))
+    assert torch.equal(off, torch.nn.functional.cross_entropy(logits, labels))  # tau 0: plain cross-entropy, exactly
+
+
+def _logits_and_rows(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    logits = torch.randn(6, 3, generator=g)
+    labels = torch.tensor([0, 1, 2, 1, 0, 2])
+    synthetic = torch.tensor([False, True, False, True, True, False])
+    return logits, labels, synthetic
+
+
+def test_synthetic_rows_weighing_zero_add_nothing():
+    logits, labels, synthetic = _logits_and_rows()
+    real = ~synthetic
+    full = logits.clone().requires_grad_(True)
+    loss = training_loss(full, labels, row_weight=torch.where(synthetic, 0.0, 1.0))
+    loss.backward()
+    # The real-only computation, over the same batch size (a plain mean over the batch).
+    part = logits[real].clone().requires_grad_(True)
+    by_hand = F.cross_entropy(part, labels[real], reduction="sum") / len(labels)
+    by_hand.backward()
+    assert loss.item() == pytest.approx(by_hand.item(), abs=1e-7)
+    assert torch.equal(full.grad[synthetic], torch.zeros(3, 3))
+    assert torch.allclose(full.grad[real], part.grad, atol=1e-7)
+
+
+@pytest.mark.parametrize("class_weight, smoothing", [(None, 0.0), (torch.tensor([0.5, 2.0, 1.0]), 0.1)])
+def test_the_synthetic_weight_scales_exactly_the_synthetic_terms(class_weight, smoothing):
+    logits, labels, synthetic = _logits_and_rows(1)
+
+    def loss(w: float) -> float:
+        rows = torch.where(synthetic, w, 1.0)
+        return training_loss(logits, labels, class_weight, smoothing, row_weight=rows).item()
+
+    plain = F.cross_entropy(logits, labels, weight=class_weight, label_smoothing=smoothing).item()
+    assert loss(1.0) == pytest.approx(plain, abs=1e-6)  # weight 1: the usual (class-weighted) cross-entropy
+    terms = F.cross_entropy(logits, labels, weight=class_weight, label_smoothing=smoothing, reduction="none")
+    norm = len(labels) if class_weight is None else class_weight[labels].sum().item()
+    synthetic_part = terms[synthetic].sum().item() / norm
+    for w in (0.0, 0.5, 2.5):
+        assert loss(w) == pytest.approx(loss(0.0) + w * synthetic_part, abs=1e-6)
+
+
+def _synthetic_trainer(tmp_path, weight: float, **overrides):
+    data = toy_faces()
+    parts = split_train_val(data, 0)
+    synthetic = toy_faces(n_per_class=20, seed=5).subset(torch.arange(140))
+    options = workflow.DataOptions(augment_with="synthetic/", augment_cap=4, augment_weight=weight)
+    train, _ = workflow.add_synthetic(parts.train, synthetic, options, seed=0)
+    config = TrainConfig(**{**FAST, "epochs": 1, **overrides})
+    return Trainer(config, TrainData(train, parts.val, parts.val_source, synthetic_weight=weight), tmp_path / "run",
+                   progress=False)
+
+
+def test_the_trainer_weighs_the_rows_add_synthetic_marks(tmp_path):
+    trainer = _synthetic_trainer(tmp_path, 0.0)
+    synthetic = trainer.data.synthetic
+    assert int(synthetic.sum()) == 28 and not synthetic[: len(toy_faces().split("train"))].any()
+    assert torch.equal(trainer.row_weight, torch.where(synthetic, 0.0, 1.0))
+    # A batch through the trainer's loss: the synthetic rows get no gradient.
+    index = torch.arange(len(synthetic))
+    logits = torch.randn(len(index), 7).requires_grad_(True)
+    loss = trainer.batch_loss(logits, index)
+    loss.backward()
+    labels = trainer.data.train.labels
+    by_hand = F.cross_entropy(logits[~synthetic], labels[~synthetic], reduction="sum") / len(index)
+    assert loss.item() == pytest.approx(by_hand.item(), abs=1e-6)
+    assert not logits.grad[synthetic].any()
+    facts = trainer.describe()
+    assert facts["synthetic_rows"] == 28 and facts["synthetic_loss_weight"] == 0.0
+    assert _synthetic_trainer(tmp_path, 1.0).row_weight is None  # weight 1: the plain loss path
+
+
+def test_the_trainer_holds_the_synthetic_share_and_adjusts_logits(tmp_path, caplog):
+    with caplog.at_level("WARNING"):
+        trainer = _synthetic_trainer(tmp_path, 1.0, balanced_sampler=True, synthetic_share=0.25,
+                                     logit_adjust_tau=1.0)
+    assert "favoured twice" in caplog.text  # logit adjustment on top of the balanced sampler
+    labels, synthetic = trainer.data.train.labels, trainer.data.synthetic
+    w = trainer.sampler.weights
+    for c in range(7):
+        assert w[(labels == c) & synthetic].sum().item() == pytest.approx(0.25)
+        assert w[labels == c].sum().item() == pytest.approx(1.0)
+    expected = logit_adjustment(trainer.data.train.class_counts(), 1.0)
+    assert torch.equal(trainer.logit_shift, expected) and trainer.describe()["logit_adjustment"] == expected.tolist()
+    stats = trainer.train_epoch()
+    assert math.isfinite(stats["train_loss"])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--augment-weight", "0.5"], "--augment-weight needs --augment-with DIR"),
+    (["--augment-weight", "-1"], "-1.0 is not in the range x>=0"),
+    (["--set", "logit_adjust_tau=-1"], "logit_adjust_tau must be a finite number >= 0, got -1.0"),
+    (["--set", "logit_adjust_tau=nan"], "logit_adjust_tau must be a finite number >= 0, got nan"),
+    (["--balanced-sampler", "--set", "synthetic_share=1.5"], r"synthetic_share must be in [0, 1] (or none), got 1.5"),
+    (["--set", "synthetic_share=0.5"], "synthetic_share needs balanced_sampler"),
+    (["--balanced-sampler", "--set", "synthetic_share=0.5"], "--set synthetic_share needs --augment-with DIR"),
+])
+def test_bad_loss_and_sampler_options_are_named(tmp_path, args, message):
+    from click.testing import CliRunner
+
+    from classifiers.cli import main
+
+    result = CliRunner().invoke(main, ["train", "--model", "basic-cnn", "--out", str(tmp_path), *args])
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert message in " ".join(result.output.split()), result.output
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("values, message", [
+    (dict(augment_with="syn/", augment_weight=-0.5), "augment_weight must be a finite number >= 0, got -0.5"),
+    (dict(augment_with="syn/", augment_weight=float("inf")), "augment_weight must be a finite number >= 0"),
+    (dict(augment_weight=2.0), "no synthetic folder"),
+])
+def test_data_options_refuse_bad_synthetic_weights(values, message):
+    with pytest.raises(ValueError, match=message):
+        workflow.DataOptions(**values)

@@ -1,7 +1,9 @@
-"""Tools against class imbalance: loss weights and a seeded class-balanced sampler."""
+"""Tools against class imbalance: loss weights, logit adjustment and a seeded class-balanced
+sampler (optionally holding synthetic faces to a fixed share of each emotion's draws)."""
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import torch
@@ -39,6 +41,23 @@ def class_weights(
     return weights.float()
 
 
+def logit_adjustment(counts: Sequence[int], tau: float) -> torch.Tensor:
+    """``tau * log(prior)`` per class, added to the logits in the training loss only
+    (Menon et al. 2021, "Long-tail learning via logit adjustment"); prediction keeps the plain
+    logits, which shifts decisions towards rare classes.
+
+    prior = n_c / N. A class with no training examples gets the prior of half an example
+    (0.5 / N): below every class that has examples, and finite, so the loss stays finite.
+    """
+    if not 0 <= tau < math.inf:
+        raise ValueError(f"logit adjustment tau must be a finite number >= 0, got {tau}")
+    counts_t = torch.as_tensor(list(counts), dtype=torch.float64)
+    if (counts_t < 0).any() or counts_t.sum() <= 0:
+        raise ValueError(f"cannot estimate a class prior from counts {counts_t.long().tolist()}")
+    prior = counts_t.clamp(min=0.5) / counts_t.sum()
+    return (tau * prior.log()).float()
+
+
 def parse_class_weights(text: str | None) -> str | tuple[float, ...] | None:
     """CLI form: 'none', 'inverse', 'effective' or comma-separated numbers."""
     if text is None or text == "none":
@@ -53,11 +72,37 @@ def parse_class_weights(text: str | None) -> str | tuple[float, ...] | None:
         ) from None
 
 
+def balanced_draw_weights(
+    labels: torch.Tensor, synthetic: torch.Tensor | None = None, synthetic_share: float | None = None
+) -> torch.Tensor:
+    """Per-row draw weights under which every present class carries the same mass (1).
+
+    Without ``synthetic_share`` every row of a class is equally likely. With it, a class that
+    has both real and synthetic rows gives ``synthetic_share`` of its mass to its synthetic rows
+    (``synthetic``: bool per row) and the rest to its real rows, each kind shared equally; a
+    class with only one kind gives that kind all of its mass.
+    """
+    counts = torch.bincount(labels).double()
+    if synthetic_share is None:
+        return (1.0 / counts)[labels]
+    synthetic = synthetic.bool()
+    n_syn = torch.bincount(labels[synthetic], minlength=len(counts)).double()
+    n_real = counts - n_syn
+    share = torch.full_like(counts, float(synthetic_share))
+    share = torch.where(n_syn == 0, 0.0, torch.where(n_real == 0, 1.0, share))
+    # Classes without rows of a kind divide by zero here, but no row reads those entries.
+    per_syn, per_real = share / n_syn, (1.0 - share) / n_real
+    return torch.where(synthetic, per_syn[labels], per_real[labels])
+
+
 class BatchSampler:
     """Index batches over an in-memory dataset: shuffled, or class-balanced with replacement.
 
     Balanced mode draws each example with probability proportional to 1 / (its class count),
-    so every class is equally likely per draw; an epoch has as many draws as examples.
+    so every class is equally likely per draw; an epoch has as many draws as examples. With
+    ``synthetic_share`` (balanced mode only), a draw of a class that has synthetic rows
+    (``synthetic``: bool per row) is a synthetic one with that probability, so synthetic faces
+    cannot crowd the real ones out of a minority class (see :func:`balanced_draw_weights`).
     Randomness comes only from ``generator``, whose state is part of a checkpoint.
     """
 
@@ -68,17 +113,20 @@ class BatchSampler:
         generator: torch.Generator,
         balanced: bool = False,
         drop_last: bool = False,
+        synthetic: torch.Tensor | None = None,
+        synthetic_share: float | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
+        if synthetic_share is not None:
+            _check_synthetic_share(labels, balanced, synthetic, synthetic_share)
         self.n = int(labels.shape[0])
         self.batch_size = batch_size
         self.generator = generator
         self.balanced = balanced
         self.drop_last = drop_last
         if balanced:
-            counts = torch.bincount(labels).double()
-            self.weights = (1.0 / counts)[labels]
+            self.weights = balanced_draw_weights(labels, synthetic, synthetic_share)
 
     def __len__(self) -> int:
         full, rest = divmod(self.n, self.batch_size)
@@ -93,3 +141,13 @@ class BatchSampler:
         order = self.epoch_order()
         for i in range(len(self)):
             yield order[i * self.batch_size : (i + 1) * self.batch_size]
+
+
+def _check_synthetic_share(labels: torch.Tensor, balanced: bool, synthetic: torch.Tensor | None,
+                           share: float) -> None:
+    if not 0.0 <= share <= 1.0:  # also refuses nan
+        raise ValueError(f"synthetic_share must be in [0, 1], got {share}")
+    if not balanced:
+        raise ValueError("synthetic_share applies to the class-balanced sampler only (balanced=True)")
+    if synthetic is None or synthetic.shape != labels.shape:
+        raise ValueError("synthetic_share needs a synthetic mask with one entry per row")

@@ -19,7 +19,6 @@ import contextlib
 import errno
 import json
 import os
-import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -28,6 +27,7 @@ from PIL import Image
 
 from ferganaug.data.errors import DataError
 from ferganaug.data.synthetic import MANIFEST
+from ferganaug.utils import locks
 
 LOCK = ".lock"
 TORN = "manifest.jsonl.torn"
@@ -44,51 +44,15 @@ class FolderLockedError(DataError):
 def writer_lock(folder: str | Path) -> Iterator[None]:
     """Hold ``folder/.lock`` for the duration: the folder's only writer."""
     path = Path(folder) / LOCK
-    holder = {"pid": os.getpid(), "host": socket.gethostname()}
-    for _ in range(2):  # a second try after taking over a stale lock
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            other = _read_lock(path)
-            if _is_stale(other):
-                path.unlink(missing_ok=True)
-                continue
-            raise FolderLockedError(
-                f"{folder} is being written by process {other.get('pid', '?')} on {other.get('host', '?')} "
-                f"(lock file {path}); wait for it to finish, or remove the lock file if that process is gone"
-            ) from None
-        with os.fdopen(fd, "w") as f:
-            json.dump(holder, f)
-        break
-    else:  # pragma: no cover - another writer took the lock between our two tries
-        raise FolderLockedError(f"{folder} is being written by another process (lock file {path})")
+    if not locks.try_claim(path):
+        raise FolderLockedError(
+            f"{folder} is being written by {locks.describe(locks.holder_of(path))} (lock file {path}); wait for it "
+            "to finish, or remove the lock file if that process is gone"
+        )
     try:
         yield
     finally:
-        if _read_lock(path) == holder:
-            path.unlink(missing_ok=True)
-
-
-def _read_lock(path: Path) -> dict:
-    try:
-        value = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def _is_stale(holder: dict) -> bool:
-    """A lock whose process no longer runs on this host; locks of other hosts are never stale."""
-    pid = holder.get("pid")
-    if holder.get("host") != socket.gethostname() or not isinstance(pid, int) or pid <= 0:
-        return not holder  # an empty or unreadable lock file: a writer died while creating it
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+        locks.release(path)
 
 
 def sweep_temp_files(folder: str | Path) -> int:

@@ -18,8 +18,9 @@ Comparisons, paired seed by seed (``paired_delta``: seed i against seed i), with
 "helped" / "hurt" (the whole interval on one side of zero) / "within noise":
 
 - every condition against ``baseline``;
-- every condition against the better rebalancing condition (class-weights or oversample,
-  whichever has the higher mean test macro-F1; results say which and why);
+- every condition against the best rebalancing condition (class-weights, oversample or,
+  when the study runs it, logit-adjust: whichever has the highest mean test macro-F1;
+  results say which and why), every metric paired seed by seed against that condition;
 - for the first chosen emotion, also a paired bootstrap over test items of the seed-mean
   recall difference (``paired_bootstrap_delta``, same items for both conditions).
 """
@@ -133,11 +134,14 @@ def _paired(a: dict, b: dict, names: tuple[str, ...]) -> dict:
 
 
 def _best_rebalancing(summaries: dict) -> dict:
+    """The rebalancing condition with the highest mean test macro-F1 (a tie goes to the one
+    listed first in REBALANCING)."""
     candidates = {c: summaries[c]["views"]["test"]["macro_f1"]["mean"] for c in REBALANCING if c in summaries}
     if not candidates:
-        return {"condition": None, "macro_f1_means": {}, "why": "neither class-weights nor oversample was run"}
-    best = max(candidates, key=lambda c: (candidates[c], c == REBALANCING[0]))
-    why = (f"higher mean test macro-F1 ({', '.join(f'{c} {v * 100:.2f}%' for c, v in candidates.items())})"
+        return {"condition": None, "macro_f1_means": {}, "why": f"none of {', '.join(REBALANCING)} was run"}
+    best = max(candidates, key=lambda c: (candidates[c], -REBALANCING.index(c)))
+    most = "higher" if len(candidates) == 2 else "highest"
+    why = (f"{most} mean test macro-F1 ({', '.join(f'{c} {v * 100:.2f}%' for c, v in candidates.items())})"
            if len(candidates) > 1 else "the only rebalancing condition run")
     return {"condition": best, "macro_f1_means": candidates, "why": why}
 
@@ -202,6 +206,7 @@ def aggregate(study: dict, cells: list[dict], n_boot: int = 1000) -> dict:
             "data": study["data"]["spec"], "model": study["config"]["model"], "epochs": study["config"]["epochs"],
             "seeds": study["config"]["seeds"], "emotions": emotions, "class_names": list(names),
             "condition_names": order, "synthetic": (study.get("synthetic") or {}).get("path"),
+            "synthetic_share": _synthetic_share(study),
         },
         "confidence": CONFIDENCE,
         "n_boot": n_boot,
@@ -217,6 +222,12 @@ def aggregate(study: dict, cells: list[dict], n_boot: int = 1000) -> dict:
             "cell_wall_seconds": float(sum(c["wall_seconds"] for c in cells)),
         },
     }
+
+
+def _synthetic_share(study: dict) -> float | None:
+    """The share of synthetic draws the synthetic+oversample cells held to; None when none ran."""
+    shares = {c["train"].get("synthetic_share") for c in study["cells"]} - {None}
+    return shares.pop() if shares else None
 
 
 def _points(x: float | None) -> str:

@@ -19,10 +19,18 @@ import numpy as np
 
 from ferganaug.data.errors import DataError
 
+# "all": the standard conditions. The others run only when named, so that a default study
+# keeps its size.
 CONDITIONS: tuple[str, ...] = ("baseline", "class-weights", "oversample", "synthetic", "synthetic+class-weights")
-SYNTHETIC_CONDITIONS: tuple[str, ...] = ("synthetic", "synthetic+class-weights")
-REBALANCING: tuple[str, ...] = ("class-weights", "oversample")  # the non-synthetic fixes synthetic must beat
+OPT_IN_CONDITIONS: tuple[str, ...] = ("logit-adjust", "synthetic+oversample")
+# Tables and cells list conditions in this order: the real-data fixes, then the synthetic ones.
+ORDER: tuple[str, ...] = ("baseline", "class-weights", "oversample", "logit-adjust", "synthetic",
+                          "synthetic+class-weights", "synthetic+oversample")
+SYNTHETIC_CONDITIONS: tuple[str, ...] = ("synthetic", "synthetic+class-weights", "synthetic+oversample")
+REBALANCING: tuple[str, ...] = ("class-weights", "oversample", "logit-adjust")  # the fixes synthetic must beat
+OVERSAMPLING: tuple[str, ...] = ("oversample", "synthetic+oversample")  # the class-balanced sampler
 CLASS_WEIGHT_MODE = "inverse"  # ferganaug.data.imbalance.class_weights: weight 1 / n_c, normalised
+LOGIT_ADJUST_TAU = 1.0  # Menon et al. 2021's default: train on logits + log(prior)
 BASELINE = "baseline"
 
 
@@ -31,17 +39,19 @@ class StudyError(DataError):
 
 
 def parse_conditions(text: str | Sequence[str]) -> tuple[str, ...]:
-    """'baseline,synthetic' or a list of names, or 'all' -> names in canonical order."""
+    """'baseline,synthetic' or a list of names, or 'all' (the standard conditions, without the
+    opt-in ones) -> names in canonical order."""
     parts = text.split(",") if isinstance(text, str) else list(text)
     names = [p.strip().lower() for p in parts if p.strip()]
     if names == ["all"]:
         return CONDITIONS
-    unknown = [n for n in names if n not in CONDITIONS]
+    unknown = [n for n in names if n not in ORDER]
     if unknown or not names:
         what = f"unknown condition '{unknown[0]}'" if unknown else "no condition given"
-        raise StudyError(f"{what}; expected some of {', '.join(CONDITIONS)} (comma-separated) or all")
+        raise StudyError(f"{what}; expected some of {', '.join(CONDITIONS + OPT_IN_CONDITIONS)} (comma-separated) "
+                         f"or all (all but {', '.join(OPT_IN_CONDITIONS)})")
     # Canonical order puts baseline first, so tables and cells always read the same way.
-    return tuple(c for c in CONDITIONS if c in names)
+    return tuple(c for c in ORDER if c in names)
 
 
 @dataclass(frozen=True)
@@ -156,7 +166,11 @@ class Cell:
 
     @property
     def balanced_sampler(self) -> bool:
-        return self.base == "oversample"
+        return self.base in OVERSAMPLING
+
+    @property
+    def logit_adjust_tau(self) -> float:
+        return LOGIT_ADJUST_TAU if self.base == "logit-adjust" else 0.0
 
     @property
     def synthetic(self) -> bool:

@@ -2,8 +2,9 @@
 
 Every cell shares one TrainConfig: the design's recipe (optimiser, learning rate, weight decay,
 label smoothing, ...) with the study's budget (epochs, batch size, augmentation, scheduler,
-precision) on top. Only the seed, the class weights and the sampler differ between cells, so
-a difference between conditions is the condition's doing.
+precision) on top. Only the seed, the class weights, the sampler (and its synthetic share) and
+the logit adjustment differ between cells, so a difference between conditions is the
+condition's doing.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class StudyConfig:
     device: str = "auto"
     n_boot: int = 1000
     cache_dir: str | None = None
+    synthetic_share: float = 0.5  # synthetic+oversample: chance that a draw of an augmented emotion is synthetic
 
     def __post_init__(self) -> None:
         # Normalise (lists from JSON, names in canonical order) and validate, so a StudyConfig
@@ -80,6 +82,8 @@ class StudyConfig:
             raise StudyError(f"--device {self.device}: {err}") from None
         if self.n_boot < 1:
             raise StudyError(f"n_boot must be at least 1, got {self.n_boot}")
+        if not 0 <= self.synthetic_share <= 1:  # also refuses nan
+            raise StudyError(f"--synthetic-share must be in [0, 1], got {self.synthetic_share}")
         self.train_config(self.seeds[0])  # TrainConfig validates epochs, scheduler, augment ...
 
     @property
@@ -90,20 +94,25 @@ class StudyConfig:
     def condition_names(self) -> tuple[str, ...]:
         return condition_names(self.conditions, parse_amounts(self.amounts))
 
-    def train_config(self, seed: int = 0, class_weights: str | None = None, balanced_sampler: bool = False) -> TrainConfig:
-        """The design's study recipe under the study's budget, with one cell's seed, class weights
-        and sampler. Every cell trains the whole budget (no early stopping), so that cells compare."""
+    def train_config(self, seed: int = 0, class_weights: str | None = None, balanced_sampler: bool = False,
+                     logit_adjust_tau: float = 0.0, synthetic_share: float | None = None) -> TrainConfig:
+        """The design's study recipe under the study's budget, with one cell's seed, class weights,
+        sampler and logit adjustment. Every cell trains the whole budget (no early stopping), so
+        that cells compare."""
         try:
             return resolve_train_config(self.model, {
                 "epochs": self.epochs, "batch_size": self.batch_size, "augment": self.augment,
                 "scheduler": self.scheduler, "precision": self.precision, "device": self.device, "seed": seed,
                 "class_weights": class_weights, "balanced_sampler": balanced_sampler, "early_stopping": None,
+                "logit_adjust_tau": logit_adjust_tau, "synthetic_share": synthetic_share,
             }, "study")
         except ValueError as err:
             raise StudyError(str(err)) from None
 
     def cell_train_config(self, cell: Cell) -> TrainConfig:
-        return self.train_config(cell.seed, cell.class_weights, cell.balanced_sampler)
+        # Only a sampler over real and synthetic faces has a synthetic share to hold.
+        share = self.synthetic_share if cell.synthetic and cell.balanced_sampler else None
+        return self.train_config(cell.seed, cell.class_weights, cell.balanced_sampler, cell.logit_adjust_tau, share)
 
     def command(self, out: str | None = None) -> list[str]:
         """A `fergan study` command line that plans this same study, every setting explicit."""
@@ -111,6 +120,8 @@ class StudyConfig:
         if self.synthetic:
             args += ["--synthetic", self.synthetic, "--emotions", ",".join(self.emotions),
                      "--amounts", ",".join(self.amounts)]
+        if "synthetic+oversample" in self.conditions:
+            args += ["--synthetic-share", str(self.synthetic_share)]
         args += ["--seed-list", ",".join(map(str, self.seeds)), "--model", self.model, "--epochs", str(self.epochs),
                  "--batch-size", str(self.batch_size), "--augment", self.augment, "--scheduler", self.scheduler,
                  "--precision", self.precision, "--device", self.device, "--bootstrap", str(self.n_boot)]

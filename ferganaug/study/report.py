@@ -130,6 +130,7 @@ def format_markdown(results: dict, study: dict) -> str:
         f"- created {study['created']} on {study['machine']}",
         f"- {len(s['seeds'])} seed(s) {s['seeds']}, {s['epochs']} epoch(s), chosen emotion(s): {', '.join(s['emotions'])}"
         + (f", synthetic faces from `{s['synthetic']}`" if s["synthetic"] else ""),
+        *_share_line(s),
         f"- cells finished: {results['cells']['finished']} of {results['cells']['planned']}"
         + (f" (missing: {', '.join(results['cells']['missing'])})" if results["cells"]["missing"] else ""),
         (f"- wall time: {_duration(results['time']['study_wall_seconds'])} over {results['time']['invocations']} "
@@ -186,8 +187,12 @@ def format_markdown(results: dict, study: dict) -> str:
     lines += [
         "", "## How the numbers were made", "",
         ("- Every condition trains the same recipe with the same seeds; only class weights (inverse frequency), "
-        "the class-balanced sampler or the added synthetic faces differ. Synthetic faces join the training split "
-        "only and were made from training faces of the same data (checked row by row in manifest.jsonl)."),
+        "the class-balanced sampler, the logit adjustment (logit-adjust: cross-entropy on logits + log(class prior) "
+        "in training, plain logits in prediction) or the added synthetic faces differ. Synthetic faces join the "
+        "training split only and were made from training faces of the same data (checked row by row in "
+        "manifest.jsonl)."),
+        ("- Best rebalancing: of class-weights, oversample and logit-adjust (those run), the one with the highest "
+        "mean test macro-F1; every delta against it is paired seed by seed."),
         "- Leak-free view: the test split without faces that are pixel copies of training faces.",
         f"- Mean ± std over seeds (ddof=1); [..] is the Student-t {conf} interval of the mean over seeds.",
         (f"- Bootstrap over test items ({results['n_boot']} resamples): every resample draws the same test items for "
@@ -199,6 +204,14 @@ def format_markdown(results: dict, study: dict) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _share_line(s: dict) -> list[str]:
+    share = s.get("synthetic_share")
+    if share is None:
+        return []
+    return [f"- synthetic+oversample: emotions drawn uniformly; within an emotion with synthetic faces, a draw is "
+            f"synthetic with probability {share:g} (--synthetic-share)"]
 
 
 def _boot(entry: dict) -> str:

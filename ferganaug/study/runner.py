@@ -27,10 +27,13 @@ from classifiers.workflow import DataOptions, resume_training, run_training
 from ferganaug.study.conditions import StudyError
 from ferganaug.study.plan import CELL_JSON, INVOCATIONS, check_synthetic_unchanged, load_study
 from ferganaug.study.report import write_report
+from ferganaug.utils import locks
 from ferganaug.utils.files import append_jsonl, atomic_write_text, read_jsonl
 from ferganaug.utils.hardware import cpu_info
 
 log = logging.getLogger(__name__)
+
+CLAIMS = "claims"  # one file per cell being trained, by whom
 
 
 def cell_finished(study_dir: str | Path, cell: dict) -> bool:
@@ -116,25 +119,61 @@ def _run_cells(study_dir: Path, cells: list[dict], jobs: int, progress: bool) ->
             raise
 
 
+def shard_cells(cells: list[dict], shard: tuple[int, int] | None) -> list[dict]:
+    """The K-th of N disjoint slices of the plan (cells K-1, K-1+N, ...); all of it without a shard."""
+    if shard is None:
+        return list(cells)
+    k, n = shard
+    if not 1 <= k <= n:
+        raise StudyError(f"--shard {k}/{n}: expected K/N with 1 <= K <= N, such as 1/2")
+    return [cell for i, cell in enumerate(cells) if i % n == k - 1]
+
+
+def _claim_path(study_dir: Path, cell: dict) -> Path:
+    return study_dir / CLAIMS / (cell["path"].replace("/", "__") + ".claim")
+
+
 def run_study(study_dir: str | Path, jobs: int = 1, progress: bool = True, n_boot: int | None = None,
-              argv: Sequence[str] | None = None) -> dict:
-    """Run every unfinished cell of a planned study, then write results.json, report.md and
-    the figures; returns the results. Re-running a study only trains what is missing.
-    ``argv``: the command line that asked, logged in the study's invocations."""
+              argv: Sequence[str] | None = None, shard: tuple[int, int] | None = None) -> dict | None:
+    """Run the unfinished cells of a planned study (with ``shard=(K, N)``, only the K-th of N
+    disjoint slices, so that workers on several machines can share a study folder), then write
+    results.json, report.md and the figures once every cell is finished; returns the results,
+    or None while cells are still missing. A cell another worker has claimed is skipped: claims
+    are files created exclusively, so two workers never train the same cell. ``argv``: the
+    command line that asked, logged in the study's invocations."""
     study_dir = Path(study_dir)
     study = load_study(study_dir)
-    remaining = [c for c in study["cells"] if not cell_finished(study_dir, c)]
-    if len(remaining) < len(study["cells"]):
-        log.info("%d of %d cells already finished; running the other %d",
-                 len(study["cells"]) - len(remaining), len(study["cells"]), len(remaining))
+    mine = shard_cells(study["cells"], shard)
+    remaining = [c for c in mine if not cell_finished(study_dir, c)]
+    if len(remaining) < len(mine):
+        log.info("%d of %d cells already finished; running the other %d", len(mine) - len(remaining), len(mine),
+                 len(remaining))
     check_synthetic_unchanged(study, remaining)
+    (study_dir / CLAIMS).mkdir(exist_ok=True)
+    claimed = [c for c in remaining if locks.try_claim(_claim_path(study_dir, c))]
+    for cell in remaining:
+        if cell not in claimed:
+            log.info("skipping %s, seed %d: %s is training it", cell["condition"], cell["seed"],
+                     locks.describe(locks.holder_of(_claim_path(study_dir, cell))))
     started, clock = time.strftime("%Y-%m-%dT%H:%M:%S%z"), time.perf_counter()
     try:
-        _run_cells(study_dir, remaining, jobs, progress)
+        _run_cells(study_dir, claimed, jobs, progress)
     finally:
+        for cell in claimed:
+            locks.release(_claim_path(study_dir, cell))
         append_jsonl(study_dir / INVOCATIONS, {
-            "argv": None if argv is None else list(argv), "jobs": jobs, "cells_to_run": len(remaining), "started": started,
-            "seconds": time.perf_counter() - clock,
-            "cells_finished": sum(cell_finished(study_dir, c) for c in remaining),
+            "argv": None if argv is None else list(argv), "jobs": jobs, "shard": None if shard is None else list(shard),
+            "cells_to_run": len(claimed), "started": started, "seconds": time.perf_counter() - clock,
+            "cells_finished": sum(cell_finished(study_dir, c) for c in claimed),
         })
+    missing = missing_cells(study_dir, study)
+    if missing:
+        log.info("%d of %d cells are not finished yet (%s); the report is written when they are", len(missing),
+                 len(study["cells"]), ", ".join(f"{c['condition']} seed {c['seed']}" for c in missing[:4]))
+        return None
     return write_report(study_dir, n_boot=n_boot)
+
+
+def missing_cells(study_dir: str | Path, study: dict) -> list[dict]:
+    """The planned cells without a cell.json."""
+    return [c for c in study["cells"] if not cell_finished(study_dir, c)]
