@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -130,6 +131,8 @@ def train_command(**opts) -> None:
                                    "faces in each emotion's draws")
         run_dir, report = run_training(config, options, opts["runs_root"], progress=progress,
                                        argv=["fer-classify", *sys.argv[1:]])
+    if os.environ.get("RANK", "0") != "0":
+        return  # under torchrun, rank 0 alone reports
     if report:
         click.echo(format_report(report))
     click.echo(str(run_dir))

@@ -30,6 +30,10 @@ from ferganaug.data.dataset import FaceDataset
 from ferganaug.data.errors import DataError
 from ferganaug.data.imbalance import BatchSampler, class_weights, logit_adjustment
 from ferganaug.engine import Hook, RunFolder, check_finite, run_loop, save_training_state
+from ferganaug.engine.distributed import (
+    all_reduce_sum, barrier, broadcast_object, gather_rows, join_from_environment, per_rank_batch, shard_batch,
+    shard_range,
+)
 from ferganaug.utils.hardware import resolve_device
 from ferganaug.utils.precision import NumericPath, choose_path
 from ferganaug.utils.seeding import make_generator, seed_everything
@@ -186,18 +190,23 @@ class Trainer:
         if self.frozen_by_design and not self._pretrained_backbone():
             log.warning("%s: no ImageNet weights, so the backbone is trained from scratch instead of frozen",
                         config.model)
-        self.path, self.probe = choose_path(
+        # torchrun's environment makes this one rank of a data-parallel job; alone, world size 1
+        self.group = join_from_environment(self.device)
+        per_rank_batch(config.batch_size, self.group)  # the recipe's batch is the global batch
+        self.path, self.probe = broadcast_object(choose_path(
             lambda: self._new_model(load_weights=False), self.device, config.batch_size, config.precision,
             num_classes=len(self.class_names),
-        )
+        ), self.group)  # every rank on rank 0's measured path
         self.model = self.path.prepare_model(self.model.to(self.device))
+        self.net = self._data_parallel(self.model)
 
         self.loss_weight = None if weight is None else weight.to(self.device)
         self.logit_shift = self._logit_shift()
         row_weight = data.row_weights()
         self.row_weight = None if row_weight is None else row_weight.to(self.device)
         self.sample_generator = make_generator(config.seed)
-        self.augment_generator = make_generator(config.seed + 1)
+        # each rank augments its own shard with its own stream; rank 0's is the single-process one
+        self.augment_generator = make_generator(config.seed + 1 + 7919 * self.group.rank)
         self.sampler = BatchSampler(
             data.train.labels, config.batch_size, self.sample_generator, balanced=config.balanced_sampler,
             drop_last=len(data.train) > config.batch_size,  # no size-1 batches for BatchNorm
@@ -215,6 +224,14 @@ class Trainer:
         self.train_labels = data.train.labels.to(self.device)
 
     # -- construction -------------------------------------------------------------------------
+    def _data_parallel(self, model: nn.Module) -> nn.Module:
+        """DistributedDataParallel over the job's ranks (gradients averaged each step, so every
+        rank keeps identical weights); the model itself when training alone."""
+        if not self.group.active:
+            return model
+        devices = [self.device.index] if self.device.type == "cuda" else None
+        return nn.parallel.DistributedDataParallel(model, device_ids=devices)
+
     def _new_model(self, load_weights: bool) -> nn.Module:
         kwargs = dict(self.model_kwargs)
         if load_weights and model_info(self.config.model)["imagenet_arch"]:
@@ -255,16 +272,16 @@ class Trainer:
         start = time.perf_counter()
         batches = tqdm(
             self.sampler, total=len(self.sampler), desc=f"epoch {self.epoch + 1}/{self.config.epochs}",
-            leave=False, disable=not self.progress, unit="batch",
+            leave=False, disable=not (self.progress and self.group.is_main), unit="batch",
         )
         for index in batches:
-            index = index.to(self.device)
+            index = shard_batch(index, self.group).to(self.device)  # every rank drew the same global batch
             images = self.train_images[index]
             labels = self.train_labels[index]
             x = augment_batch(images.float().div_(255.0), self.augment, self.augment_generator)
             x = self.path.prepare_input(x.mul(2.0).sub(1.0))
             with self.path.autocast(self.device):
-                logits = self.model(x)
+                logits = self.net(x)
             loss = self.batch_loss(logits, index)
             check_finite(loss, "training", f"epoch {self.epoch + 1}", self.folder.last_checkpoint, "try a lower --lr")
             self.optimizer.zero_grad(set_to_none=True)
@@ -278,6 +295,8 @@ class Trainer:
             seen += n
             batches.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}")
         elapsed = time.perf_counter() - start
+        total_loss, correct, seen = all_reduce_sum(torch.tensor([total_loss, correct, seen], dtype=torch.float64),
+                                                   self.group).tolist()
         return {
             "train_loss": total_loss / max(seen, 1),
             "train_acc": correct / max(seen, 1),
@@ -293,7 +312,11 @@ class Trainer:
         )
 
     def evaluate(self, ds: FaceDataset) -> dict:
-        logits = predict_logits(self.model, ds.images, self.path, self.device, self.config.eval_batch_size)
+        """A report on ``ds``; with several ranks each predicts its shard and the logits are
+        gathered, so every face counts once and every rank sees the same report."""
+        mine = ds.images[shard_range(len(ds), self.group)]
+        logits = predict_logits(self.model, mine, self.path, self.device, self.config.eval_batch_size)
+        logits = gather_rows(logits.float().cpu(), self.group)
         loss = float(F.cross_entropy(logits, ds.labels)) if len(ds) else float("nan")
         return classification_report(ds.labels, logits, self.class_names, loss=loss)
 
@@ -332,11 +355,13 @@ class Trainer:
             "best_epoch": self.best_epoch + 1,
         }
         self.epoch += 1
-        if improved:
+        if improved and self.group.is_main:
             save_model(self.folder.best_checkpoint, self.artifact({"epoch": self.epoch, "val": val}))
         return self.epoch
 
     def _log_epoch(self, epoch: int) -> None:
+        if not self.group.is_main:  # rank 0 alone writes the run folder
+            return
         row = self.last_row
         self.folder.append_stats(row)
         if self.on_epoch:
@@ -362,6 +387,7 @@ class Trainer:
 
     def restore_best(self) -> dict:
         """Load the best-scoring weights back into the model (early stopping's restore)."""
+        barrier(self.group)  # rank 0 has written best.pt
         if self.folder.best_checkpoint.exists():
             artifact = read_checkpoint(self.folder.best_checkpoint)
             self.model.load_state_dict(artifact["state_dict"])
@@ -376,8 +402,9 @@ class Trainer:
         )
 
     def save_state(self) -> None:
-        """checkpoints/last.pt, through the engine."""
-        save_training_state(self.folder, self)
+        """checkpoints/last.pt, through the engine (by rank 0 alone)."""
+        if self.group.is_main:
+            save_training_state(self.folder, self)
 
     def state_dict(self) -> dict:
         """Everything a resumed run needs; the model fields double as a loadable classifier."""
@@ -415,6 +442,7 @@ class Trainer:
             "device": str(self.device),
             "numeric_path": self.path.to_dict(),
             "precision_probe_images_per_s": self.probe,
+            "distributed": self.group.describe(),
             "train_size": len(self.data.train),
             "val_size": len(self.data.val),
             "val_source": self.data.val_source,

@@ -22,6 +22,7 @@ from ferganaug.data.errors import DataError
 from ferganaug.data.spec import load_dataset, spec_short_name
 from ferganaug.data.synthetic import limit_per_class
 from ferganaug.engine import RunFolder, restore_training_state
+from ferganaug.engine.distributed import barrier, broadcast_object, join_from_environment
 from ferganaug.engine.config import config_from_dict, config_to_dict
 from ferganaug.utils.files import atomic_write_json
 from ferganaug.utils.hardware import cpu_info, resolve_device
@@ -150,19 +151,22 @@ def run_training(
     (with ``with_predictions``, also its per-item ``items``: see :func:`evaluate_model`).
     ``argv``: the command line that asked for the run, recorded in config.json."""
     data, splits, facts = prepare_data(options, config.seed)
+    group = join_from_environment(resolve_device(config.device))  # under torchrun: one folder per job
     if run_dir is None:
-        folder = RunFolder.create(runs_root, f"{config.model}-{spec_short_name(options.spec)}")
+        made = RunFolder.create(runs_root, f"{config.model}-{spec_short_name(options.spec)}") if group.is_main else None
+        folder = RunFolder(broadcast_object(None if made is None else made.path, group))
     else:
         folder = RunFolder.at(run_dir)
     try:
         trainer = Trainer(config, splits, folder, progress=progress)
-        folder.write_config(TOOL, {
-            "train": config.to_dict(),
-            "data": config_to_dict(options) | facts,
-            "run": trainer.describe(),
-        }, argv)
+        if group.is_main:
+            folder.write_config(TOOL, {
+                "train": config.to_dict(),
+                "data": config_to_dict(options) | facts,
+                "run": trainer.describe(),
+            }, argv)
     except BaseException:
-        if run_dir is None:  # a folder this call made, and the run never started
+        if run_dir is None and group.is_main:  # a folder this call made, and the run never started
             folder.discard_unstarted()
         raise
     return _fit_and_finish(trainer, data, folder, with_predictions)
@@ -184,17 +188,20 @@ def resume_training(run_dir: str | Path, progress: bool = True, with_predictions
 
 
 def _fit_and_finish(trainer: Trainer, data: FaceDataset, folder: RunFolder, with_predictions: bool = False) -> tuple[Path, dict]:
-    run_dir = folder.path
+    run_dir, main = folder.path, trainer.group.is_main  # rank 0 alone writes
     best_val = trainer.fit()
-    save_model(run_dir / "model.pt", trainer.artifact({"best_val": best_val, "epochs_trained": trainer.epoch}))
-    plot_curves(folder.read_stats(), run_dir / "curves.png")
+    if main:
+        save_model(run_dir / "model.pt", trainer.artifact({"best_val": best_val, "epochs_trained": trainer.epoch}))
+        plot_curves(folder.read_stats(), run_dir / "curves.png")
     report = {}
     if data.has_split("test"):
         report = evaluate_model(trainer.model, data, "test", trainer.path, trainer.device,
                                 with_predictions=with_predictions)
-        atomic_write_json(run_dir / "test_metrics.json", {k: v for k, v in report.items() if k != "items"})
-        plot_confusion(report["confusion"], report["class_names"], run_dir / "confusion.png",
-                       title=f"{trainer.config.model} on {data.source} test")
+        if main:
+            atomic_write_json(run_dir / "test_metrics.json", {k: v for k, v in report.items() if k != "items"})
+            plot_confusion(report["confusion"], report["class_names"], run_dir / "confusion.png",
+                           title=f"{trainer.config.model} on {data.source} test")
+    barrier(trainer.group)
     return run_dir, report
 
 

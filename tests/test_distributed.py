@@ -95,3 +95,49 @@ def test_a_batch_that_does_not_split_is_refused():
     assert per_rank_batch(64, ProcessGroup(0, 2)) == 32
     with pytest.raises(ValueError, match="batch size 63 does not split over 2 processes"):
         per_rank_batch(63, ProcessGroup(0, 2))
+
+
+def _trainer_worker(rank: int, world: int, port: int, out: str) -> None:
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
+                      MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    from classifiers.train import Trainer, split_train_val
+    from toy_data import toy_faces
+
+    trainer = Trainer(_toy_config(), split_train_val(toy_faces(), 0), f"{out}/run", progress=False)
+    trainer.fit()
+    torch.save({"params": [p.detach().clone() for p in trainer.model.parameters()],
+                "described": trainer.describe()["distributed"]}, f"{out}/trainer{rank}.pt")
+    leave(trainer.group)
+
+
+def _toy_config():
+    from classifiers.train_config import TrainConfig
+
+    # basic-cnn: no BatchNorm and no dropout, so two half batches are one whole batch
+    # SGD: Adam divides by the root of tiny second moments and so magnifies rounding differences
+    return TrainConfig(model="basic-cnn", epochs=2, batch_size=16, lr=0.05, optimizer="sgd", precision="fp32",
+                       augment="none")
+
+
+def test_two_process_training_equals_one_process_with_the_global_batch(tmp_path):
+    import json
+
+    from classifiers.train import Trainer, split_train_val
+    from toy_data import toy_faces
+
+    mp.start_processes(_trainer_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, start_method="spawn",
+                       join=True)
+    ranks = [torch.load(tmp_path / f"trainer{r}.pt", weights_only=False) for r in range(2)]
+    for a, b in zip(ranks[0]["params"], ranks[1]["params"]):
+        assert torch.equal(a, b)  # DistributedDataParallel keeps the ranks identical
+    assert ranks[0]["described"] == {"world_size": 2, "backend": "gloo"}
+    single = Trainer(_toy_config(), split_train_val(toy_faces(), 0), tmp_path / "single", progress=False)
+    single.fit()
+    for a, b in zip(single.model.parameters(), ranks[0]["params"]):
+        assert torch.allclose(a, b, atol=1e-5)
+    rows = [json.loads(r) for r in (tmp_path / "run" / "stats.jsonl").read_text().splitlines()]
+    alone = [json.loads(r) for r in (tmp_path / "single" / "stats.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2]  # rank 0 alone wrote, every row once
+    assert [round(r["val_acc"], 6) for r in rows] == [round(r["val_acc"], 6) for r in alone]
+    assert all(abs(r["train_loss"] - s["train_loss"]) < 1e-4 for r, s in zip(rows, alone))

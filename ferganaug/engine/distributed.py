@@ -95,3 +95,18 @@ def gather_rows(rows: torch.Tensor, group: ProcessGroup) -> torch.Tensor:
 def leave(group: ProcessGroup) -> None:
     if group.active and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def broadcast_object(obj, group: ProcessGroup):
+    """Rank 0's ``obj`` on every rank (a run folder's path, a measured choice)."""
+    if not group.active:
+        return obj
+    box = [obj if group.is_main else None]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def barrier(group: ProcessGroup) -> None:
+    """Wait until every rank is here (e.g. before reading what rank 0 wrote)."""
+    if group.active:
+        dist.barrier()
