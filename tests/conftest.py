@@ -23,6 +23,11 @@ def isolated_data_cache(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture
-def toy_dataset():
-    """A tiny learnable dataset with train/val/test splits (the class is where a bright square sits)."""
-    return toy_faces()
+def toy_spec(monkeypatch: pytest.MonkeyPatch):
+    """Every dataset spec the classifier workflow loads reads as the tiny learnable toy dataset
+    (the class is where a bright square sits), which is returned."""
+    import classifiers.workflow
+
+    data = toy_faces()
+    monkeypatch.setattr(classifiers.workflow, "load_dataset", lambda spec, **kw: data)
+    return data

@@ -91,8 +91,7 @@ def test_val_is_carved_from_train_when_missing():
     assert set(parts.val.labels.tolist()) == set(range(7))
 
 
-def test_run_training_writes_run_dir_and_model(tmp_path, monkeypatch):
-    monkeypatch.setattr(workflow, "load_dataset", lambda spec, **kw: toy_faces())
+def test_run_training_writes_run_dir_and_model(tmp_path, toy_spec):
     config = TrainConfig(**{**FAST, "epochs": 2})
     run_dir, report = workflow.run_training(config, workflow.DataOptions(spec="toy"), tmp_path / "runs", progress=False)
     names = {p.name for p in run_dir.iterdir()}
@@ -201,8 +200,7 @@ def test_both_trainers_refuse_to_resume_a_folder_without_config_json(tmp_path, m
     assert f"{tmp_path / 'stray'} is not a {tool} run folder (no config.json)" in result.output
 
 
-def test_resume_without_its_checkpoint_is_refused_rather_than_redone(tmp_path, monkeypatch):
-    monkeypatch.setattr(workflow, "load_dataset", lambda spec, **kw: toy_faces())
+def test_resume_without_its_checkpoint_is_refused_rather_than_redone(tmp_path, toy_spec):
     config = TrainConfig(**{**FAST, "epochs": 2})
     run_dir, _ = workflow.run_training(config, workflow.DataOptions(spec="toy"), tmp_path / "runs", progress=False)
     (run_dir / "checkpoints" / "last.pt").unlink()
@@ -212,8 +210,7 @@ def test_resume_without_its_checkpoint_is_refused_rather_than_redone(tmp_path, m
     assert (run_dir / "stats.jsonl").read_text() == before
 
 
-def test_resume_before_the_first_checkpoint_starts_from_the_beginning(tmp_path, monkeypatch):
-    monkeypatch.setattr(workflow, "load_dataset", lambda spec, **kw: toy_faces())
+def test_resume_before_the_first_checkpoint_starts_from_the_beginning(tmp_path, toy_spec):
     config = TrainConfig(**{**FAST, "epochs": 2})
     run_dir, _ = workflow.run_training(config, workflow.DataOptions(spec="toy"), tmp_path / "runs", progress=False)
     for name in ("stats.jsonl", "checkpoints/last.pt", "checkpoints/best.pt", "model.pt"):
@@ -222,8 +219,7 @@ def test_resume_before_the_first_checkpoint_starts_from_the_beginning(tmp_path, 
     assert [json.loads(r)["epoch"] for r in (run_dir / "stats.jsonl").read_text().splitlines()] == [1, 2]
 
 
-def test_a_failed_start_leaves_no_run_folder(tmp_path, monkeypatch):
-    monkeypatch.setattr(workflow, "load_dataset", lambda spec, **kw: toy_faces())
+def test_a_failed_start_leaves_no_run_folder(tmp_path, toy_spec, monkeypatch):
 
     def fail(*args, **kwargs):
         raise ValueError("the model cannot be built")
@@ -234,8 +230,7 @@ def test_a_failed_start_leaves_no_run_folder(tmp_path, monkeypatch):
     assert list((tmp_path / "runs").iterdir()) == []
 
 
-def test_a_resumed_config_json_with_an_unknown_key_is_refused(tmp_path, monkeypatch):
-    monkeypatch.setattr(workflow, "load_dataset", lambda spec, **kw: toy_faces())
+def test_a_resumed_config_json_with_an_unknown_key_is_refused(tmp_path, toy_spec):
     config = TrainConfig(**{**FAST, "epochs": 1})
     run_dir, _ = workflow.run_training(config, workflow.DataOptions(spec="toy"), tmp_path / "runs", progress=False)
     saved = json.loads((run_dir / "config.json").read_text())
