@@ -165,8 +165,14 @@ def test_evaluate_reports_hit_rate_and_truth_error(gan_run):
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)  # --json: exactly one document on stdout
     assert set(report["per_emotion"]) == {"angry", "disgust", "fear", "happy", "sad", "surprise"}
-    for row in report["per_emotion"].values():
+    for target, row in report["per_emotion"].items():
         assert 0.0 <= row["hit_rate"] <= 1.0 and row["mae_vs_truth"] >= 0
+        # the confusion row: what the target's edits are read as, of which the hit rate is one entry
+        assert sum(row["read_as"].values()) == pytest.approx(1.0) and row["read_as"][target] == row["hit_rate"]
+    from ferganaug.evaluate import format_generator_report
+
+    text = format_generator_report(report)
+    assert all(f"{target} faces read as: " in text for target in report["per_emotion"])
     assert report["summary"]["evaluator"]["model"] == "basic-cnn"
     assert "metrics.json" in result.stderr
     assert __import__("os").path.isfile(f"{gan_run}/metrics.png")

@@ -163,9 +163,13 @@ class _Reference:
         train_rows = train_rows[_pick(len(train_rows), len(faces), self.seed + 7919 * k + 1)]
         train_feats = extract_features(self.model, self.train.images[train_rows])
         real = self.report["per_class"][emotion]
+        predicted = logits.argmax(1)
         row = {
             "n": len(faces),
-            "hit_rate": float((logits.argmax(1) == k).double().mean()) if len(faces) else None,
+            "hit_rate": float((predicted == k).double().mean()) if len(faces) else None,
+            # the row of the confusion matrix: what the evaluator reads these faces as
+            "read_as": {name: float((predicted == c).double().mean()) for c, name in enumerate(EMOTIONS)}
+            if len(faces) else {},
             "evaluator_recall_on_real": real["recall"] if real["support"] else None,
             "real_support": real["support"],
             **set_distances(feats, self.test_features[test_rows], train_feats, self.seed),

@@ -55,6 +55,10 @@ def format_generator_report(report: dict) -> str:
                     missing.setdefault(f"{metric.upper()}{what} ({r[metric][key]})", []).append(emotion)
     for why, emotions in missing.items():
         lines.append(f"- {why}: {', '.join(emotions)}")
+    for emotion, r in rows.items():
+        if r.get("read_as"):
+            top = sorted(r["read_as"].items(), key=lambda item: -item[1])[:3]
+            lines.append(f"{emotion} faces read as: " + ", ".join(f"{name} {_pct(p)}" for name, p in top if p > 0))
     s = report["summary"]
     ev = s["evaluator"]
     if report.get("kind") == "synthetic":
