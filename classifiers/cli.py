@@ -16,7 +16,7 @@ from classifiers.registry import UnknownModelError, list_models, model_info
 from ferganaug.data.errors import DataError
 from ferganaug.engine.run_folder import RunFolderError
 from ferganaug.emotions import UnknownEmotionError
-from ferganaug.utils.cli import friendly_errors
+from ferganaug.utils.cli import detector_option, friendly_errors
 from ferganaug.utils.files import json_text
 
 USER_ERRORS = (DataError, CheckpointError, UnknownModelError, UnknownEmotionError, FloatingPointError, RunFolderError)
@@ -190,7 +190,8 @@ def _data_options(opts: dict):
 @main.command("evaluate")
 @click.argument("checkpoint", type=click.Path(exists=True))
 @click.option("--data", default="builtin", metavar="SPEC", help="Dataset spec.")
-@click.option("--split", type=click.Choice(["train", "val", "test"]), default="test")
+@click.option("--split", type=click.Choice(["train", "val", "test"]), default="test",
+              help="Split to report on; data that names no splits (DIR/<emotion>/*) is read whole.")
 @click.option("--tta", type=click.Choice(["none", "flip", "ten-crop"]), default="none", help="Test-time augmentation.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=128)
 @click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto")
@@ -198,18 +199,31 @@ def _data_options(opts: dict):
 @click.option("--no-latency", is_flag=True, help="Skip the latency measurement.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None)
+@click.option("--detect", is_flag=True, help="The image folder holds uncropped photos: detect and align each one's largest face first (same as the spec DIR,detect=DETECTOR).")
+@detector_option
 @user_errors
-def evaluate_command(checkpoint, data, split, tta, batch_size, precision, device, no_latency, as_json, cache_dir) -> None:
+def evaluate_command(checkpoint, data, split, tta, batch_size, precision, device, no_latency, as_json, cache_dir,
+                     detect, detector) -> None:
     """Accuracy, per-class P/R/F1, macro-F1, AUC, confusion, leak-free accuracy, latency."""
     from classifiers.metrics import format_report
     from classifiers.workflow import evaluate_checkpoint
 
+    if detect:
+        from ferganaug.data.spec import parse_spec
+
+        parsed = parse_spec(data)
+        if parsed.kind not in (None, "folder") or not os.path.isdir(parsed.target):
+            raise click.BadParameter(f"--detect reads a folder of labelled photos; {data!r} is not one", param_hint="--data")
+        data = f"{data},detect={detector}"
     report = evaluate_checkpoint(
         checkpoint, data, split, tta, precision, device, batch_size, latency=not no_latency, cache_dir=cache_dir
     )
     if as_json:
         click.echo(json_text(report))
         return
+    click.echo(f"{report['model']} on {_evaluated_rows(report)}")
+    if report.get("no_face") is not None:
+        click.echo(f"{report['no_face']} images had no face ({report['detector']} detector) and are not counted")
     click.echo(format_report(report))
     if "latency" in report:
         lat = report["latency"]
@@ -219,30 +233,52 @@ def evaluate_command(checkpoint, data, split, tta, batch_size, precision, device
         )
 
 
+def _evaluated_rows(report: dict) -> str:
+    """Which rows an evaluate report covers, in words."""
+    from classifiers.workflow import ALL_ROWS
+
+    if report["split"] == ALL_ROWS:
+        return f"all {report['n']} faces of {report['data']} (the data names no splits)"
+    return f"the {report['split']} split of {report['data']} ({report['n']} faces)"
+
+
 @main.command("predict")
 @click.argument("checkpoint", type=click.Path(exists=True))
 @click.argument("images", nargs=-1, required=True, type=click.Path())
 @click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json")
 @click.option("--output", type=click.Path(dir_okay=False), default=None, help="Write here instead of stdout.")
+@detector_option
+@click.option("--no-detect", is_flag=True, help="Take each image as one pre-cropped face (converted to 48x48 grey).")
+@click.option("--annotate", type=click.Path(file_okay=False), default=None, metavar="DIR", help="Write each image with its faces boxed and labelled here (<name>_annotated.jpg).")
+@click.option("--skip-bad", is_flag=True, help="An unreadable image becomes a record with status 'unreadable' instead of an error.")
 @user_errors
-def predict_command(checkpoint, images, fmt, output) -> None:
-    """Emotion probabilities for image files (any size; converted to 48x48 grey).
+def predict_command(checkpoint, images, fmt, output, detector, no_detect, annotate, skip_bad) -> None:
+    """Emotion probabilities for every face in image files: each image's faces are detected,
+    aligned and classified (--no-detect: the whole image is one face).
 
-    JSON: {"model", "class_names", "predictions": [{"path", "emotion", "confidence",
-    "probabilities": {emotion: p}}]}. CSV: path,emotion,confidence,p_<emotion>...
+    One record per face, schema 2 (see classifiers/predict.py): path, face index, status
+    (ok, no_face, unreadable), box [x, y, w, h], landmarks, detector_score, emotion,
+    confidence, probabilities. An image with no face gives one record with status no_face.
+    CSV: path,face,status,box_x,box_y,box_w,box_h,detector_score,emotion,confidence,p_<emotion>...,<landmark>_x/_y...
     """
     from classifiers.predict import predict_files, to_csv, to_json
+    from ferganaug.faces.detect import create_detector
+    from ferganaug.utils.files import atomic_write_text, check_writable, fresh_output_paths
 
-    result = predict_files(checkpoint, [Path(p) for p in images])
+    paths = [Path(p) for p in images]
+    if annotate and no_detect:
+        raise click.UsageError("--annotate draws detected faces; it cannot be combined with --no-detect")
+    annotated = None
+    if annotate:
+        check_writable(annotate)
+        annotated = fresh_output_paths(paths, Path(annotate), "annotated", ".jpg", "fer-classify predict")
+    found = None if no_detect else create_detector(detector)
+    result = predict_files(checkpoint, paths, found, annotated, skip_bad)
     text = to_json(result) if fmt == "json" else to_csv(result)
     if output:
-        from ferganaug.utils.files import atomic_write_text
-
         atomic_write_text(output, text)
         click.echo(output)
     else:
         click.echo(text, nl=False)
-
-
-if __name__ == "__main__":
-    main()
+    if annotated:
+        click.echo(f"annotated images: {annotate}", err=True)

@@ -19,6 +19,7 @@ from classifiers.train_config import TrainConfig
 from ferganaug.data.audit import leak_free_mask
 from ferganaug.data.dataset import SPLIT_INDEX, FaceDataset, concat
 from ferganaug.data.errors import DataError
+from ferganaug.data.folders import UNSPLIT
 from ferganaug.data.spec import load_dataset, spec_short_name
 from ferganaug.data.synthetic import limit_per_class
 from ferganaug.engine import RunFolder, restore_training_state
@@ -205,13 +206,28 @@ def _fit_and_finish(trainer: Trainer, data: FaceDataset, folder: RunFolder, with
     return run_dir, report
 
 
+ALL_ROWS = "all"  # the split name evaluate reports for a dataset whose source names no splits
+
+
+def split_to_evaluate(data: FaceDataset, requested: str) -> str:
+    """``requested``, or ALL_ROWS for a dataset whose source names no splits (a flat
+    ``<emotion>/`` folder): its rows sit in 'train' by the readers' convention only, so the
+    whole set is the evaluation set, whichever split was asked for."""
+    if not data.info.get(UNSPLIT, False):
+        return requested
+    log.info("%s has no split folders: evaluating all %d faces instead of the '%s' split",
+             data.source, len(data), requested)
+    return ALL_ROWS
+
+
 def evaluate_model(model, data: FaceDataset, split: str, path, device, tta: str = "none", batch_size: int = 128,
                    with_predictions: bool = False) -> dict:
-    """Report on one split, plus the leak-free view (test copies of train images dropped).
+    """Report on one split (or ALL_ROWS, the whole dataset), plus the leak-free view (test
+    copies of train images dropped) for a held-out split.
 
     ``with_predictions`` adds ``items``: per-item ``targets``, argmax ``predictions`` and the
     ``leak_free`` mask (None without a train split), for bootstrap intervals over the items."""
-    ds = data.split(split)
+    ds = data if split == ALL_ROWS else data.split(split)
     if len(ds) == 0:
         raise DataError(f"dataset '{data.source}' has no '{split}' split")
     logits = predict_logits(model, ds.images, path, device, batch_size, tta)
@@ -220,7 +236,7 @@ def evaluate_model(model, data: FaceDataset, split: str, path, device, tta: str 
     report["split"] = split
     report["tta"] = tta
     keep = None
-    if split != "train" and data.has_split("train"):
+    if split not in ("train", ALL_ROWS) and data.has_split("train"):
         keep = leak_free_mask(data, split)
         clean = classification_report(ds.labels[keep], logits[keep], ds.class_names)
         report["leak_free"] = {
@@ -248,7 +264,8 @@ def evaluate_checkpoint(
     latency: bool = True,
     cache_dir: str | None = None,
 ) -> dict:
-    """`fer-classify evaluate`: load a model and report on a split of a dataset."""
+    """`fer-classify evaluate`: load a model and report on a split of a dataset (every row of
+    one that names no splits; ``report["split"]`` says which)."""
     data = load_dataset(spec, cache_dir=cache_dir)
     model, artifact = load_classifier(checkpoint, expected_class_names=data.class_names)
     dev = resolve_device(device)
@@ -260,7 +277,10 @@ def evaluate_checkpoint(
 
     path, probe = pick_fastest(precision, dev, throughput)
     model = path.prepare_model(model)
-    report = evaluate_model(model, data, split, path, dev, tta, batch_size)
+    report = evaluate_model(model, data, split_to_evaluate(data, split), path, dev, tta, batch_size)
+    report["data"] = data.source
+    if data.info.get("detector"):
+        report["detector"], report["no_face"] = data.info["detector"], data.info["no_face"]
     report["checkpoint"] = str(checkpoint)
     report["model"] = artifact["model_name"]
     report["numeric_path"] = path.name

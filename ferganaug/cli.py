@@ -14,7 +14,7 @@ from ferganaug.emotions import EMOTIONS, UnknownEmotionError, parse_emotions
 from ferganaug.gan.expression import ClassOrderError
 from ferganaug.engine import CheckpointError, DivergenceError, RunFolderError
 from ferganaug.engine.config import ConfigError
-from ferganaug.utils.cli import friendly_errors
+from ferganaug.utils.cli import detector_option, friendly_errors
 from ferganaug.utils.files import json_text
 
 USER_ERRORS = (DataError, CheckpointError, UnknownEmotionError, ClassOrderError, DivergenceError, RunFolderError,
@@ -140,14 +140,26 @@ def synthesize_command(emotions, n, generator, sources, out, seed, check, repair
 @click.argument("images", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--generator", type=click.Path(exists=True), required=True)
 @click.option("--emotion", default=None, callback=_emotion, help="Target emotion; omitted: a grid of all.")
+@click.option("--grid", is_flag=True, help="A grid of each face beside its edit to every emotion, instead of the edited photo.")
+@detector_option
+@click.option("--no-detect", is_flag=True, help="Take each image as one pre-cropped face (converted to 48x48 grey).")
 @click.option("--reference", type=click.Path(exists=True, dir_okay=False), default=None, help="Reference face (reference-conditioned generators).")
 @click.option("--out", type=click.Path(file_okay=False), default="transfer")
 @user_errors
-def transfer_command(images, generator, emotion, reference, out) -> None:
-    """Apply a generator to your own face images (any size; converted to 48x48 grey)."""
+def transfer_command(images, generator, emotion, grid, detector, no_detect, reference, out) -> None:
+    """Change the expression of the faces in your photos: every face is detected, aligned,
+    edited to --emotion and pasted back into the photo at its own resolution with a feathered
+    blend (OUT/<name>_<emotion>.png, the whole photo). Without --emotion, or with --grid: a
+    labelled grid of each face beside its edit to every emotion (OUT/<name>_all-emotions.png)."""
+    from ferganaug.faces.detect import create_detector
     from ferganaug.synth import transfer
 
-    for path in transfer(generator, [Path(p) for p in images], out, emotion, Path(reference) if reference else None):
+    found = None if no_detect else create_detector(detector)
+    result = transfer(generator, [Path(p) for p in images], out, emotion,
+                      Path(reference) if reference else None, found, grid)
+    for path in result.no_face:
+        click.echo(f"no face found in {path}; nothing written for it", err=True)
+    for path in result.written:
         click.echo(str(path))
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -32,7 +31,11 @@ from ferganaug.gan.images import png_bytes, save_face_png, save_labelled_grid
 from ferganaug.gan.networks import Generator
 from ferganaug.gan.train import GENERATOR_KIND, load_generator
 from ferganaug.engine.checkpoint import CheckpointError, load_checkpoint, weights_digest
-from ferganaug.utils.files import atomic_write_bytes
+from ferganaug.faces.align import align_faces
+from ferganaug.faces.blend import paste_edit
+from ferganaug.faces.detect import FaceDetector, detect_faces
+from ferganaug.faces.photo import encode_photo, read_photo
+from ferganaug.utils.files import atomic_write_bytes, check_writable, fresh_output_paths
 
 log = logging.getLogger(__name__)
 
@@ -92,15 +95,6 @@ def edit_faces(model: Generator, faces: torch.Tensor, targets: torch.Tensor) -> 
 def image_seed(seed: int, emotion: str, index: int) -> int:
     """The per-image seed: distinct for every (run seed, emotion, index)."""
     return ((seed * 1_000_003 + EMOTION_INDEX[emotion]) * 10_000_019 + index) % (2**63 - 1)
-
-
-def check_writable(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
-            pass
-    except OSError as err:
-        raise DataError(f"cannot write to the output folder {folder}: {err.strerror or err}") from None
 
 
 def _source_pool(gen: LoadedGenerator, sources: str | None) -> tuple[FaceDataset, torch.Tensor, str]:
@@ -222,48 +216,72 @@ def transfer(
     out: str | Path,
     emotion: str | None = None,
     reference: Path | None = None,
-) -> list[Path]:
-    """Apply the generator to a user's own face images: one target emotion (a PNG per input),
-    or with emotion=None a grid of the input beside every emotion."""
+    detector: FaceDetector | None = None,
+    grid: bool = False,
+) -> TransferResult:
+    """Apply the generator to a user's photos.
+
+    With a ``detector``, every face in each photo is found, aligned and edited; with an
+    ``emotion`` (and no ``grid``) the edits are pasted back into the photo at its resolution
+    (``photo_happy.png``: the whole photo, changed expression); otherwise a labelled grid shows
+    each face beside its edit to every emotion. Without a detector each image is taken as one
+    pre-cropped face. Photos with no face are listed in the result, not an error.
+    """
     gen = load_generator_file(generator)
     out = Path(out)
     check_writable(out)
     if gen.model.condition == "reference" and reference is None:
         raise DataError(f"{gen.path} is conditioned on reference faces; give --reference IMAGE")
-    faces = torch.stack([load_face_image(p) for p in images])
-    x = to_model_input(faces)
-    targets = [emotion] if emotion else list(EMOTIONS)
+    grid = grid or emotion is None
+    targets = fresh_output_paths(images, out, "all-emotions" if grid else emotion, ".png", "fergan transfer")
+    edit_to = [emotion] if emotion and not grid else list(EMOTIONS)
+    result = TransferResult([], [])
+    for path, target in zip(images, targets):
+        photo, faces, crops, matrices = _faces_of(path, detector)
+        if not len(crops):
+            result.no_face.append(Path(path))
+            continue
+        edits = _edit_faces(gen, torch.from_numpy(crops), edit_to, reference)
+        if grid:
+            rows = torch.stack([torch.stack([torch.from_numpy(crops[k])] + [e[k] for e in edits]) for k in range(len(crops))])
+            labels = [Path(path).name] if len(crops) == 1 else [f"{Path(path).name} face {k}" for k in range(len(crops))]
+            save_labelled_grid(rows, target, row_labels=labels, col_labels=["input", *edit_to], scale=3)
+        elif detector is None:
+            save_face_png(edits[0][0].unsqueeze(0), target)
+        else:
+            for k, matrix in enumerate(matrices):
+                photo = paste_edit(photo, matrix, crops[k], edits[0][k].numpy())
+            atomic_write_bytes(target, encode_photo(photo, target.suffix))
+        result.written.append(target)
+    return result
+
+
+@dataclass
+class TransferResult:
+    written: list[Path]
+    no_face: list[Path]
+
+
+def _faces_of(path: Path, detector: FaceDetector | None) -> tuple:
+    """(photo RGB or None, faces, uint8 crops [N, 48, 48], photo->crop matrices)."""
+    if detector is None:
+        return None, [], load_face_image(path).numpy(), []
+    photo = read_photo(path)
+    faces = detect_faces(detector, photo)
+    crops, matrices = align_faces(photo, faces)
+    return photo, faces, crops, matrices
+
+
+def _edit_faces(gen: LoadedGenerator, faces: torch.Tensor, emotions: Sequence[str], reference: Path | None) -> list[torch.Tensor]:
+    """uint8 edits [N, 48, 48] of uint8 faces [N, 48, 48], one tensor per target emotion."""
+    x = to_model_input(faces.unsqueeze(1))
     outputs = []
-    for name in targets:
+    for name in emotions:
         if gen.model.condition == "reference":
             cond = to_model_input(load_face_image(reference)).unsqueeze(0).expand(len(x), -1, -1, -1)
         else:
             cond = torch.full((len(x),), EMOTION_INDEX[name])
-        edited, _ = gen.model(x, cond)
-        outputs.append(((edited.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8))
-    targets = _transfer_targets(images, out, emotion)
-    for i, (path, target) in enumerate(zip(images, targets)):
-        if emotion:
-            save_face_png(outputs[0][i], target)
-        else:
-            row = torch.stack([faces[i, 0]] + [o[i, 0] for o in outputs]).unsqueeze(0)
-            save_labelled_grid(row, target, row_labels=[Path(path).name], col_labels=["input", *EMOTIONS], scale=3)
-    return targets
-
-
-def _transfer_targets(images: Sequence[Path], out: Path, emotion: str | None) -> list[Path]:
-    """One output name per input (``me_happy.png``; inputs that share a stem get ``-2``, ``-3``),
-    checked before anything is written: an existing file is never replaced."""
-    suffix = emotion or "all-emotions"
-    targets, taken = [], set()
-    for path in images:
-        stem, k = Path(path).stem, 1
-        while (name := f"{stem}{'' if k == 1 else f'-{k}'}_{suffix}.png") in taken:
-            k += 1
-        taken.add(name)
-        targets.append(out / name)
-    existing = [str(t) for t in targets if t.exists()]
-    if existing:
-        raise DataError(f"{existing[0]} already exists{f' (and {len(existing) - 1} more)' if len(existing) > 1 else ''}; "
-                        "fergan transfer never replaces a file: give another --out or move it away")
-    return targets
+        with torch.no_grad():
+            edited, _ = gen.model(x, cond)
+        outputs.append(((edited.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)[:, 0])
+    return outputs

@@ -50,14 +50,14 @@ def test_predict_json_and_csv(trained_run, tmp_path):
     run_dir, _ = trained_run
     photo = tmp_path / "photo.jpg"
     Image.new("RGB", (200, 160), (120, 90, 60)).save(photo)
-    result = CliRunner().invoke(main, ["predict", f"{run_dir}/model.pt", str(photo)])
+    result = CliRunner().invoke(main, ["predict", f"{run_dir}/model.pt", str(photo), "--no-detect"])
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
     pred = out["predictions"][0]
-    assert out["schema"] == 1 and pred["path"] == str(photo)
+    assert out["schema"] == 2 and pred["path"] == str(photo) and pred["status"] == "ok"
     assert pred["emotion"] in out["class_names"]
     assert sum(pred["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
-    result = CliRunner().invoke(main, ["predict", f"{run_dir}/model.pt", str(photo), "--format", "csv"])
+    result = CliRunner().invoke(main, ["predict", f"{run_dir}/model.pt", str(photo), "--format", "csv", "--no-detect"])
     rows = list(csv.DictReader(io.StringIO(result.output)))
     assert rows[0]["emotion"] == pred["emotion"] and "p_disgust" in rows[0]
 

@@ -108,10 +108,10 @@ def test_transfer_one_emotion_and_grid(gan_run, tmp_path):
     photo = tmp_path / "me.jpg"
     Image.new("RGB", (120, 90), (200, 150, 120)).save(photo)
     result = CliRunner().invoke(main, ["transfer", str(photo), "--generator", gan_run, "--emotion", "happy",
-                                       "--out", str(tmp_path / "t")])
+                                       "--out", str(tmp_path / "t"), "--no-detect"])
     assert result.exit_code == 0, result.output
     assert Image.open(tmp_path / "t" / "me_happy.png").size == (48, 48)
-    result = CliRunner().invoke(main, ["transfer", str(photo), "--generator", gan_run, "--out", str(tmp_path / "t")])
+    result = CliRunner().invoke(main, ["transfer", str(photo), "--generator", gan_run, "--out", str(tmp_path / "t"), "--no-detect"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "t" / "me_all-emotions.png").is_file()
 
@@ -305,13 +305,13 @@ def test_transfer_never_overwrites(gan_run, tmp_path):
         Image.new("RGB", (64, 80), (120, 110, 100)).save(tmp_path / folder / "me.jpg")
     out = tmp_path / "t"
     result = CliRunner().invoke(main, ["transfer", str(tmp_path / "a" / "me.jpg"), str(tmp_path / "b" / "me.jpg"),
-                                       "--generator", gan_run, "--emotion", "sad", "--out", str(out)])
+                                       "--generator", gan_run, "--emotion", "sad", "--out", str(out), "--no-detect"])
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == ["me-2_sad.png", "me_sad.png"]  # one file per input
     mine = out / "me_sad.png"
     mine.write_bytes(b"the user's own picture")
     again = CliRunner().invoke(main, ["transfer", str(tmp_path / "a" / "me.jpg"), "--generator", gan_run,
-                                      "--emotion", "sad", "--out", str(out)])
+                                      "--emotion", "sad", "--out", str(out), "--no-detect"])
     assert again.exit_code != 0 and "me_sad.png already exists" in again.output
     assert mine.read_bytes() == b"the user's own picture"
 

@@ -17,14 +17,7 @@ from classifiers.pretrained import load_imagenet_weights
 from classifiers.registry import create_model
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    # On 2 shared cores, OpenMP threads spin-wait for each other while other jobs hold the CPU:
-    # measured 62 s with 2 threads vs 18 s with 1 for these two files. Restored afterwards.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture

@@ -3,13 +3,14 @@
 - ``cnn``: basic-cnn, deep-cnn, cnn-baseline, cnn-improved, cnn-e (plain conv stacks)
 - ``resnet``: resnet-baseline, se-resnet, resnet18-e (residual nets trained from scratch)
 - ``vgg``: vgg-e
+- ``separable``: mini-xception (depthwise-separable residual modules)
 - ``transfer``: resnet50-gray, resnet50-transfer, resnet18-transfer (built around an ImageNet
   backbone)
 
 Each design's recipe and provenance (study, reported figure) sit beside its registration.
 """
 
-from classifiers.models import cnn, resnet, transfer, vgg  # noqa: F401  (register the designs)
+from classifiers.models import cnn, resnet, separable, transfer, vgg  # noqa: F401  (register the designs)
 from classifiers.models.base import BackboneClassifier, FERClassifier, ImageNetInputAdapter, InputSpec
 
 # list_models() order: the reference doc's table, which users know the designs by. Families

@@ -8,7 +8,9 @@ are read (see :mod:`ferganaug.data.images` for the resizing rule); other files (
 .DS_Store, ...) are ignored and counted in ``info["ignored_files"]``.
 
 A tree is a split tree when any of root's sub-folders is a split name; then every
-sub-folder must be one. Hidden folders (starting with '.') are ignored.
+sub-folder must be one. Hidden folders (starting with '.') are ignored. A flat tree's rows sit
+in 'train' only so that it can be trained on; ``info[UNSPLIT]`` is True for it, so that an
+evaluation can tell "no split named" from "only a train split named" and read every row.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ from pathlib import Path
 from ferganaug.data.cache import cached_read, tree_fingerprint
 from ferganaug.data.dataset import SPLIT_INDEX, FaceDataset
 from ferganaug.data.errors import MAX_SKIP_EXAMPLES, DataError, check_folder
-from ferganaug.data.images import dataset_from_images, is_image_file, load_face_images
+from ferganaug.data.images import bad_images_error, dataset_from_images, is_image_file, load_face_images
 from ferganaug.emotions import EMOTION_INDEX, EMOTIONS, UnknownEmotionError, canonical_name
 
-READER_VERSION = 1
+READER_VERSION = 3  # 2: info[UNSPLIT]; 3: info detector, no_face
+UNSPLIT = "unsplit"  # info key: True when the source names no splits (a flat tree)
 
 SPLIT_ALIASES: dict[str, str] = {
     "train": "train", "training": "train",
@@ -42,6 +45,10 @@ def accepted_split_names() -> str:
 
 def _subdirs(path: Path) -> list[Path]:
     return sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _is_split_tree(subdirs: list[Path]) -> bool:
+    return any(split_from_name(d.name) for d in subdirs)
 
 
 def scan_image_tree(root: Path, skip_bad: bool):
@@ -64,7 +71,7 @@ def scan_image_tree(root: Path, skip_bad: bool):
         skipped.append(msg + f" - skipped {n_files} files")
 
     split_dirs: list[tuple[str, Path]] = []
-    if any(split_from_name(d.name) for d in subdirs):
+    if _is_split_tree(subdirs):
         for d in subdirs:
             split = split_from_name(d.name)
             if split is None:
@@ -100,14 +107,22 @@ def scan_image_tree(root: Path, skip_bad: bool):
     return paths, labels, splits, ignored, n_skipped, skipped
 
 
-def _build(root: Path, skip_bad: bool, threads: int | None, source: str) -> FaceDataset:
+def _build(root: Path, skip_bad: bool, threads: int | None, source: str, detect: str | None) -> FaceDataset:
     paths, labels, splits, ignored, n_skipped, skipped = scan_image_tree(root, skip_bad)
     if not paths:
         raise DataError(
             f"{root}: no image files found in its emotion folders "
             f"(expected *.png, *.jpg, ... under root/<emotion>/ or root/<split>/<emotion>/)"
         )
-    images, ok, failures = load_face_images(paths, skip_bad=skip_bad, threads=threads)
+    no_face: list[int] = []
+    if detect:
+        from ferganaug.faces.crops import largest_face_crops  # OpenCV only when asked for
+
+        images, ok, failures, no_face = largest_face_crops(paths, detect)
+        if failures and not skip_bad:
+            raise bad_images_error([msg for _, msg in failures])
+    else:
+        images, ok, failures = load_face_images(paths, skip_bad=skip_bad, threads=threads)
     n_skipped += len(failures)
     skipped.extend(msg for _, msg in failures)
     if not ok:
@@ -115,10 +130,14 @@ def _build(root: Path, skip_bad: bool, threads: int | None, source: str) -> Face
     return dataset_from_images(images, ok, labels, splits, source=source, info={
         "reader": "folder",
         "path": str(root),
+        UNSPLIT: not _is_split_tree(_subdirs(root)),
         "rows": len(ok),
         "ignored_files": ignored,
         "skipped": n_skipped,
         "skipped_examples": skipped[:MAX_SKIP_EXAMPLES],
+        "detector": detect,
+        "no_face": len(no_face),
+        "no_face_examples": [str(paths[i]) for i in no_face[:MAX_SKIP_EXAMPLES]],
     })
 
 
@@ -130,8 +149,13 @@ def read_image_folders(
     cache: bool = True,
     cache_dir: str | os.PathLike | None = None,
     source: str | None = None,
+    detect: str | None = None,
 ) -> FaceDataset:
     """Read an image-folder tree into a FaceDataset (through the cache; see module docstring).
+
+    ``detect`` names a face detector (``haar``, ``mtcnn``) for folders of uncropped photos:
+    each image's largest face is aligned instead of centre-cropping the image, and images with
+    no face are left out and counted in ``info["no_face"]``.
 
     An unknown split or emotion
     folder, or an unreadable image, raises DataError naming it; with ``skip_bad=True`` it is
@@ -140,6 +164,6 @@ def read_image_folders(
     root = Path(root)
     check_folder(root, "a folder of <emotion>/ image folders")
     return cached_read(
-        "folder", READER_VERSION, root, [tree_fingerprint(root)], {"skip_bad": skip_bad},
-        lambda src: _build(root, skip_bad, threads, src), source=source, cache=cache, cache_dir=cache_dir,
+        "folder", READER_VERSION, root, [tree_fingerprint(root)], {"skip_bad": skip_bad, "detect": detect},
+        lambda src: _build(root, skip_bad, threads, src, detect), source=source, cache=cache, cache_dir=cache_dir,
     )

@@ -17,7 +17,9 @@ must not be resampled.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Sequence
 
@@ -70,7 +72,7 @@ def load_face_image(path: str | os.PathLike, *, exact_size: bool = False) -> tor
 
 def _load_array(path: str | os.PathLike, exact_size: bool = False) -> np.ndarray:
     path = Path(path)
-    try:
+    with image_read_errors(path, DataError):
         with Image.open(path) as img:
             if exact_size and img.size != (IMAGE_SIZE, IMAGE_SIZE):
                 raise DataError(
@@ -79,16 +81,26 @@ def _load_array(path: str | os.PathLike, exact_size: bool = False) -> np.ndarray
                 )
             img.load()
             return face_array_from_pil(img)
+
+
+@contextmanager
+def image_read_errors(path: Path, error_type: type[DataError]) -> Iterator[None]:
+    """Turn what PIL raises for a missing, unreadable or corrupt image file into ``error_type``
+    with a message that names the file."""
+    try:
+        yield
     except DataError:
         raise
     except FileNotFoundError:
-        raise DataError(f"{path}: no such image file") from None
+        raise error_type(f"{path}: no such image file") from None
     except IsADirectoryError:
-        raise DataError(f"{path}: is a folder, expected an image file") from None
+        raise error_type(f"{path}: is a folder, expected an image file") from None
     except UnidentifiedImageError:
-        raise DataError(f"{path}: not an image file PIL can read (expected PNG, JPEG, BMP, ...)") from None
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise DataError(f"{path}: cannot decode image ({exc})") from None
+        raise error_type(f"{path}: not an image file PIL can read (expected PNG, JPEG, BMP, ...)") from None
+    except Image.DecompressionBombError as exc:
+        raise error_type(f"{path}: image too large to decode safely ({exc})") from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise error_type(f"{path}: cannot decode image, truncated or corrupt? ({exc})") from None
 
 
 def default_threads() -> int:

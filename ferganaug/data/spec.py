@@ -14,13 +14,14 @@ from pathlib import Path
 
 from ferganaug.data.dataset import FaceDataset
 from ferganaug.data.errors import DataError
+from ferganaug.faces import DETECTOR_NAMES
 
 KINDS: tuple[str, ...] = ("builtin", "fer2013", "folder", "ferplus", "csv", "synthetic")
 
 # options each kind accepts in a spec (builtin's come from builtin_dataset's signature)
 _KIND_OPTIONS: dict[str, tuple[str, ...]] = {
     "fer2013": (),
-    "folder": (),
+    "folder": ("detect",),
     "csv": (),
     "synthetic": (),
     "ferplus": ("pixels", "contempt"),
@@ -52,7 +53,9 @@ Dataset spec: [KIND:]TARGET[,KEY=VALUE...]
   DIR                          image folders DIR/<split>/<emotion>/* (split: train,
                                val/validation/publictest, test/privatetest) or
                                DIR/<emotion>/* (all train); any image size/colour,
-                               centre-cropped to a square and resized to 48x48 grey
+                               centre-cropped to a square and resized to 48x48 grey;
+                               DIR,detect=haar|mtcnn: uncropped photos, each one's
+                               largest face detected and aligned (no face: left out)
 
   An explicit KIND prefix skips detection: fer2013:, csv:, ferplus:, folder:,
   synthetic:, builtin. Emotions use FER2013 order: 0 angry, 1 disgust, 2 fear,
@@ -201,7 +204,10 @@ def load_dataset(
         return read_fer2013(target, **common)
     if kind == "folder":
         from ferganaug.data.folders import read_image_folders
-        return read_image_folders(target, **common)
+        detect = parsed.options.get("detect")
+        if detect is not None and detect not in DETECTOR_NAMES:
+            raise DataError(f"dataset spec {spec!r}: detect={detect!r}, expected one of {', '.join(DETECTOR_NAMES)}")
+        return read_image_folders(target, detect=detect, **common)
     if kind == "csv":
         from ferganaug.data.pathlabel import read_path_label_csv
         return read_path_label_csv(target, **common)

@@ -12,6 +12,8 @@ from typing import Callable
 
 import click
 
+from ferganaug.faces import DETECTOR_NAMES
+
 
 def friendly_errors(error_types: tuple[type[BaseException], ...], interrupted_hint: str) -> Callable:
     """Decorator: ``error_types`` raised by library code become click errors (exit 1, no
@@ -50,3 +52,10 @@ def _write_traceback() -> str:
         f.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S%z')} {' '.join(sys.argv)}\n")
         traceback.print_exc(file=f)
     return path
+
+
+detector_option = click.option(
+    "--detector", type=click.Choice(DETECTOR_NAMES), default="haar",
+    help="Face detector: haar (OpenCV's cascade, always installed) or mtcnn (landmarks, so crops are "
+         "rotated upright; needs facenet-pytorch, see the README).",
+)

@@ -1,4 +1,5 @@
-"""Atomic writes: a crash or Ctrl-C never leaves a half-written file behind."""
+"""Output files: atomic writes (a crash or Ctrl-C never leaves a half-written file behind),
+writable folders checked before work starts, and output names that never replace a file."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import torch
+
+from ferganaug.data.errors import DataError
 
 
 def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
@@ -83,3 +86,33 @@ def read_jsonl(path: str | os.PathLike) -> list[dict]:
                 break
             raise
     return rows
+
+
+def check_writable(folder: str | os.PathLike) -> None:
+    """Create ``folder`` if needed and prove a file can be written there, before any work
+    whose results would go there (DataError naming the folder otherwise)."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+            pass
+    except OSError as err:
+        raise DataError(f"cannot write to the output folder {folder}: {err.strerror or err}") from None
+
+
+def fresh_output_paths(inputs: Sequence[str | os.PathLike], out: Path, suffix: str, ext: str, tool: str) -> list[Path]:
+    """One output name per input in ``out`` (``me_happy.png``; inputs that share a stem get
+    ``-2``, ``-3``), checked before anything is written: an existing file is never replaced."""
+    targets, taken = [], set()
+    for path in inputs:
+        stem, k = Path(path).stem, 1
+        while (name := f"{stem}{'' if k == 1 else f'-{k}'}_{suffix}{ext}") in taken:
+            k += 1
+        taken.add(name)
+        targets.append(out / name)
+    existing = [str(t) for t in targets if t.exists()]
+    if existing:
+        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+        raise DataError(f"{existing[0]} already exists{more}; {tool} never replaces a file: "
+                        "give another output folder or move it away")
+    return targets
