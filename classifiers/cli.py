@@ -282,3 +282,48 @@ def predict_command(checkpoint, images, fmt, output, detector, no_detect, annota
         click.echo(text, nl=False)
     if annotated:
         click.echo(f"annotated images: {annotate}", err=True)
+
+
+@main.command("video")
+@click.argument("checkpoint", type=click.Path(exists=True))
+@click.argument("video", required=False, metavar="[INPUT]")
+@click.option("--webcam", type=click.IntRange(min=0), default=None, metavar="N", help="Read camera N instead of a file (stop with --max-frames or Ctrl-C).")
+@click.option("--records", type=click.Path(dir_okay=False), default=None, metavar="FILE", help="Per-face, per-frame records: FILE.csv or FILE.jsonl (schema 1, columns above).")
+@click.option("--annotate-out", type=click.Path(dir_okay=False), default=None, metavar="FILE.mp4", help="The video with each face's box and 'id emotion p' (mp4v).")
+@detector_option
+@click.option("--detect-every", type=click.IntRange(min=1), default=6, metavar="K", help="Detect on one frame in K and track in between (1: detect on every frame).")
+@click.option("--tracker", type=click.Choice(["kcf", "csrt"]), default="kcf", help="Tracker between detections (csrt: steadier, several times slower).")
+@click.option("--min-face", type=click.IntRange(min=20), default=80, metavar="PX", help="Smallest face to find, in frame pixels; detection and tracking run on frames shrunk until it is 40 px, so larger is faster.")
+@click.option("--smooth", type=click.FloatRange(0, 1, max_open=True), default=0.0, metavar="ALPHA", help="Exponential moving average of each track's probabilities (weight of the past; 0: off).")
+@click.option("--max-frames", type=click.IntRange(min=1), default=None, metavar="N", help="Stop after N frames.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@user_errors
+def video_command(checkpoint, video, webcam, records, annotate_out, detector, detect_every, tracker, min_face, smooth,
+                  max_frames, quiet) -> None:
+    """Emotions of the faces in a video file INPUT or a webcam, frame by frame.
+
+    Detects faces every K frames and tracks them in between, classifies each frame's faces in
+    one batch, and writes --records and/or --annotate-out. Records (schema 1), one row per face
+    per frame: frame, time_s, track_id, x, y, w, h (box, frame pixels), emotion, confidence,
+    p_<emotion>... A frame with no face writes no CSV row and one JSONL row with a null
+    track_id. Ends by printing the frames per second of the whole loop and the files written.
+    """
+    from classifiers.video import VideoOptions, run_video
+
+    if (video is None) == (webcam is None):
+        raise click.UsageError("give a video file INPUT or --webcam N (one of the two)")
+    options = VideoOptions(checkpoint=checkpoint, video=video, webcam=webcam, records=records,
+                           annotate_out=annotate_out, detector=detector, detect_every=detect_every, tracker=tracker,
+                           smooth=smooth, min_face=min_face, max_frames=max_frames)
+    summary = run_video(options, progress=not quiet)
+    if summary.note:
+        click.echo(f"warning: {summary.note}", err=True)
+    click.echo(f"{summary.frames} frames ({summary.frames_with_faces} with faces, {summary.tracks} tracks, "
+               f"{summary.faces} faces classified) in {summary.seconds:.1f} s: {summary.fps:.1f} frames/s "
+               "(the whole loop: decode, detection, tracking, classification, writing)", err=True)
+    for path in summary.outputs:
+        click.echo(path)
+
+
+if __name__ == "__main__":
+    main()

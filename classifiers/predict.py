@@ -27,7 +27,8 @@ import numpy as np
 import torch
 
 from classifiers.checkpoint import load_classifier
-from classifiers.inference import fold_batchnorm, predict_logits
+from classifiers.inference import CPU, FP32, fold_batchnorm, predict_logits
+from ferganaug.data.dataset import IMAGE_SIZE
 from ferganaug.data.errors import DataError
 from ferganaug.data.images import load_face_image
 from ferganaug.faces.align import align_faces
@@ -35,10 +36,8 @@ from ferganaug.faces.detect import LANDMARK_NAMES, Face, FaceDetector, detect_fa
 from ferganaug.faces.draw import draw_faces
 from ferganaug.faces.photo import encode_photo, read_photo
 from ferganaug.utils.files import atomic_write_bytes, json_text
-from ferganaug.utils.precision import NumericPath
 
 SCHEMA_VERSION = 2
-FP32 = NumericPath("fp32", False)
 
 
 class FacePredictor:
@@ -49,6 +48,8 @@ class FacePredictor:
         self.model = fold_batchnorm(model)
         self.class_names: list[str] = list(artifact["class_names"])
         self.model_name: str = artifact["model_name"]
+        # torch sets up its kernels on the first call: here, not in the first face's (or frame's) time
+        self.probabilities(torch.zeros(1, IMAGE_SIZE, IMAGE_SIZE, dtype=torch.uint8))
 
     def probabilities(self, faces: np.ndarray | torch.Tensor) -> torch.Tensor:
         faces = torch.as_tensor(faces)
@@ -56,7 +57,7 @@ class FacePredictor:
             return torch.empty(0, len(self.class_names))
         if faces.dim() == 3:
             faces = faces.unsqueeze(1)
-        return predict_logits(self.model, faces, FP32, torch.device("cpu")).softmax(dim=1)
+        return predict_logits(self.model, faces, FP32, CPU).softmax(dim=1)
 
 
 def predict_files(
