@@ -325,5 +325,35 @@ def video_command(checkpoint, video, webcam, records, annotate_out, detector, de
         click.echo(path)
 
 
+@main.command("benchmark")
+@click.option("--data", required=True, metavar="SPEC", help="Dataset spec with train, val and test splits (e.g. fer2013.csv.gz).")
+@click.option("--budget-minutes", type=click.FloatRange(min=0, min_open=True), default=10.0, help="Training time per design; the epochs that fit are planned from a measured step rate.")
+@click.option("--models", default="all", metavar="LIST", help="Comma-separated designs, or all (registry order).")
+@click.option("--input-size", type=click.IntRange(min=32), default=112, help="Input size for designs built for 224-pixel input.")
+@click.option("--max-epochs", type=click.IntRange(min=1), default=None, help="At most this many epochs per design (a quick look) [default: the recipe's].")
+@click.option("--seed", type=int, default=0)
+@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto")
+@click.option("--out", type=click.Path(file_okay=False), default="runs/zoo", help="Benchmark folder; the same command again continues it.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+@user_errors
+def benchmark_command(data, budget_minutes, models, input_size, max_epochs, seed, precision, out, quiet) -> None:
+    """Train every design with its study recipe under a time budget and measure it: one table
+    (OUT/zoo.md) of parameters, input size, epochs, wall time, test accuracy, leak-free accuracy,
+    macro-F1, per-class recall, inference faces/s and the figure its study reported. Resumable
+    design by design."""
+    from classifiers.zoo import ZooOptions, benchmark_zoo, zoo_table
+
+    names = list_models() if models == "all" else [m.strip() for m in models.split(",") if m.strip()]
+    unknown = [m for m in names if m not in list_models()]
+    if unknown or not names:
+        raise click.BadParameter(f"unknown design {unknown[0] if unknown else models!r}; designs: {', '.join(list_models())}",
+                                 param_hint="--models")
+    options = ZooOptions(data=data, budget_minutes=budget_minutes, models=tuple(names), input_size=input_size,
+                         seed=seed, precision=precision, max_epochs=max_epochs)
+    results = benchmark_zoo(options, out, progress=not quiet, argv=["fer-classify", *sys.argv[1:]])
+    click.echo(zoo_table(results, options), err=True)
+    click.echo(str(Path(out) / "zoo.md"))
+
+
 if __name__ == "__main__":
     main()
