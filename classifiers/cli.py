@@ -119,6 +119,7 @@ def train_command(**opts) -> None:
     """
     from classifiers.metrics import format_report
     from classifiers.workflow import resume_training, run_training
+    from ferganaug.engine.distributed import is_main_process
 
     progress = not opts["quiet"]
     if opts["resume"]:
@@ -131,7 +132,7 @@ def train_command(**opts) -> None:
                                    "faces in each emotion's draws")
         run_dir, report = run_training(config, options, opts["runs_root"], progress=progress,
                                        argv=["fer-classify", *sys.argv[1:]])
-    if os.environ.get("RANK", "0") != "0":
+    if not is_main_process():
         return  # under torchrun, rank 0 alone reports
     if report:
         click.echo(format_report(report))

@@ -31,8 +31,8 @@ from ferganaug.data.errors import DataError
 from ferganaug.data.imbalance import BatchSampler, class_weights, logit_adjustment
 from ferganaug.engine import Hook, RunFolder, check_finite, run_loop, save_training_state
 from ferganaug.engine.distributed import (
-    all_reduce_sum, barrier, broadcast_object, gather_rows, join_from_environment, per_rank_batch, shard_batch,
-    shard_range,
+    all_reduce_sum, barrier, broadcast_object, data_parallel, gather_rows, join_from_environment, per_rank_batch,
+    shard_batch, shard_range,
 )
 from ferganaug.utils.hardware import resolve_device
 from ferganaug.utils.precision import NumericPath, choose_path
@@ -198,7 +198,7 @@ class Trainer:
             num_classes=len(self.class_names),
         ), self.group)  # every rank on rank 0's measured path
         self.model = self.path.prepare_model(self.model.to(self.device))
-        self.net = self._data_parallel(self.model)
+        self.net = data_parallel(self.model, self.group, self.device)
 
         self.loss_weight = None if weight is None else weight.to(self.device)
         self.logit_shift = self._logit_shift()
@@ -224,14 +224,6 @@ class Trainer:
         self.train_labels = data.train.labels.to(self.device)
 
     # -- construction -------------------------------------------------------------------------
-    def _data_parallel(self, model: nn.Module) -> nn.Module:
-        """DistributedDataParallel over the job's ranks (gradients averaged each step, so every
-        rank keeps identical weights); the model itself when training alone."""
-        if not self.group.active:
-            return model
-        devices = [self.device.index] if self.device.type == "cuda" else None
-        return nn.parallel.DistributedDataParallel(model, device_ids=devices)
-
     def _new_model(self, load_weights: bool) -> nn.Module:
         kwargs = dict(self.model_kwargs)
         if load_weights and model_info(self.config.model)["imagenet_arch"]:

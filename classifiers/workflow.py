@@ -22,8 +22,8 @@ from ferganaug.data.errors import DataError
 from ferganaug.data.folders import UNSPLIT
 from ferganaug.data.spec import load_dataset, spec_short_name
 from ferganaug.data.synthetic import limit_per_class
-from ferganaug.engine import RunFolder, restore_training_state
-from ferganaug.engine.distributed import barrier, broadcast_object, join_from_environment
+from ferganaug.engine import RunFolder, restore_on_every_rank
+from ferganaug.engine.distributed import barrier, create_run_folder, join_from_environment
 from ferganaug.engine.config import config_from_dict, config_to_dict
 from ferganaug.utils.files import atomic_write_json
 from ferganaug.utils.hardware import cpu_info, resolve_device
@@ -154,8 +154,7 @@ def run_training(
     data, splits, facts = prepare_data(options, config.seed)
     group = join_from_environment(resolve_device(config.device))  # under torchrun: one folder per job
     if run_dir is None:
-        made = RunFolder.create(runs_root, f"{config.model}-{spec_short_name(options.spec)}") if group.is_main else None
-        folder = RunFolder(broadcast_object(None if made is None else made.path, group))
+        folder = create_run_folder(runs_root, f"{config.model}-{spec_short_name(options.spec)}", group)
     else:
         folder = RunFolder.at(run_dir)
     try:
@@ -184,7 +183,7 @@ def resume_training(run_dir: str | Path, progress: bool = True, with_predictions
                                f"{where} [data]")
     data, splits, _ = prepare_data(options, config.seed)
     trainer = Trainer(config, splits, folder, progress=progress)
-    restore_training_state(folder, trainer, expected="a fer-classify train checkpoint")
+    restore_on_every_rank(folder, trainer, trainer.group, expected="a fer-classify train checkpoint")
     return _fit_and_finish(trainer, data, folder, with_predictions)
 
 

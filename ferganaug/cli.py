@@ -64,6 +64,7 @@ def main(verbose: bool) -> None:
 @user_errors
 def train_command(ctx: click.Context, **o) -> None:
     """Train the GAN (and, first, its frozen expression classifier if none is given)."""
+    from ferganaug.engine.distributed import is_main_process
     from ferganaug.pipeline import resume_gan, train_gan
     from ferganaug.presets import DEFAULT_PRESET, resolve_run_config
 
@@ -85,7 +86,8 @@ def train_command(ctx: click.Context, **o) -> None:
             if isinstance(err, USER_ERRORS):
                 raise
             raise click.ClickException(str(err)) from None
-    click.echo(str(run_dir))
+    if is_main_process():  # under torchrun, rank 0 alone reports
+        click.echo(str(run_dir))
 
 
 @main.command("presets")

@@ -1,5 +1,8 @@
 """`fergan train` end to end (layer 2): get a frozen expression classifier (given, or trained
-first on the same data's training split), train the GAN, write grids and curves."""
+first on the same data's training split), train the GAN, write grids and curves.
+
+Under torchrun every rank runs all of it: the classifier trains data-parallel through the
+classifier trainer, the GAN likewise, and rank 0 alone writes the run folder."""
 
 from __future__ import annotations
 
@@ -12,14 +15,16 @@ from classifiers.train_config import TrainConfig
 from classifiers.workflow import DataOptions, run_training
 from ferganaug.data.spec import load_dataset, spec_short_name
 from ferganaug.emotions import EMOTIONS
-from ferganaug.engine import RunFolder, restore_training_state
+from ferganaug.engine import RunFolder, restore_on_every_rank
 from ferganaug.engine.checkpoint import CheckpointError, weights_digest
 from ferganaug.engine.config import ConfigError
+from ferganaug.engine.distributed import barrier, create_run_folder, join_from_environment
 from ferganaug.gan.expression import FrozenExpressionClassifier
 from ferganaug.gan.images import save_labelled_grid
 from ferganaug.gan.plots import plot_gan_losses
 from ferganaug.gan.train import GANConfig, GANTrainer, check_gan_data
 from ferganaug.presets import GANRunConfig
+from ferganaug.utils.hardware import resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +40,10 @@ def expression_classifier(
     Trained by the same path as `fer-classify train` with the preset's ``[classifier]`` recipe.
     Strong augmentation (erasing, shifts, contrast) makes it much harder for the generator to
     fool with texture artefacts; class-balanced batches (the builtin preset), because the GAN
-    asks for every target emotion equally often."""
+    asks for every target emotion equally often.
+
+    Under torchrun it is trained once, data-parallel over the job's ranks (rank 0 writes its
+    folder), and every rank loads it after the trainer's closing barrier."""
     if checkpoint is None:
         log.info("training the expression classifier (%s, %d epochs) on the training split first",
                  config.model, config.epochs)
@@ -75,21 +83,24 @@ def train_gan(
     data = load_dataset(spec)
     train = data.split("train")
     check_gan_data(train, config)
-    folder = RunFolder.create(runs_root, f"gan-{spec_short_name(spec)}")
+    group = join_from_environment(resolve_device(config.device))
+    folder = create_run_folder(runs_root, f"gan-{spec_short_name(spec)}", group)
     try:
         classifier, facts = expression_classifier(spec, folder.path, expr_classifier, run_config.classifier,
                                                   progress=progress)
         trainer = GANTrainer(config, train, classifier, folder, progress=progress, held_out=data.split("val"))
-        folder.write_config(TOOL, {
-            **run_config.to_dict(),
-            "data": {"spec": spec, "train_size": len(train),
-                     "train_class_counts": dict(zip(EMOTIONS, train.class_counts()))},
-            "expression_classifier": facts | {"loss_stops_at_confidence": trainer.expression_confidence_by_emotion()},
-            "run": {"device": str(trainer.device), "numeric_path": trainer.path.to_dict(),
-                    "precision_probe_faces_per_s": trainer.probe},
-        }, argv)
+        if group.is_main:
+            folder.write_config(TOOL, {
+                **run_config.to_dict(),
+                "data": {"spec": spec, "train_size": len(train),
+                         "train_class_counts": dict(zip(EMOTIONS, train.class_counts()))},
+                "expression_classifier": facts | {"loss_stops_at_confidence": trainer.expression_confidence_by_emotion()},
+                "run": {"device": str(trainer.device), "numeric_path": trainer.path.to_dict(),
+                        "precision_probe_faces_per_s": trainer.probe, "distributed": group.describe()},
+            }, argv)
     except BaseException:
-        folder.discard_unstarted()  # a failed start (a bad classifier file, Ctrl-C) leaves no folder behind
+        if group.is_main:  # a failed start (a bad classifier file, Ctrl-C) leaves no folder behind
+            folder.discard_unstarted()
         raise
     return _fit(trainer, folder)
 
@@ -111,11 +122,14 @@ def resume_gan(run_dir: str | Path, progress: bool = True) -> Path:
         raise CheckpointError(f"{recorded['checkpoint']} is not the expression classifier this run trained with "
                               f"(its weights changed since); the run cannot continue against another classifier")
     trainer = GANTrainer(config, data.split("train"), classifier, folder, progress=progress, held_out=data.split("val"))
-    restore_training_state(folder, trainer, expected="a fergan train checkpoint")
+    restore_on_every_rank(folder, trainer, trainer.group, expected="a fergan train checkpoint")
     return _fit(trainer, folder)
 
 
 def _fit(trainer: GANTrainer, folder: RunFolder) -> Path:
+    """Train to the end; every rank returns once rank 0 has finished the run folder."""
     trainer.fit(on_sample=_sample_writer(folder))
-    plot_gan_losses(folder.read_stats(), folder / "losses.png")
+    if trainer.group.is_main:
+        plot_gan_losses(folder.read_stats(), folder / "losses.png")
+    barrier(trainer.group)
     return folder.path

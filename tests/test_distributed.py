@@ -1,23 +1,14 @@
 """Data parallelism with two CPU processes (gloo): shards, reductions and DistributedDataParallel
 behave as one process with the global batch would."""
 
-import os
-import socket
-
 import pytest
 import torch
-import torch.multiprocessing as mp
 
+from distributed_helpers import as_rank, launch
 from ferganaug.engine.distributed import (
     SINGLE, ProcessGroup, all_reduce_sum, gather_rows, join_from_environment, leave, per_rank_batch, shard_batch,
     shard_range,
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _tiny_model() -> torch.nn.Module:
@@ -37,9 +28,7 @@ def _train(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, group: Proc
 
 
 def _worker(rank: int, world: int, port: int, out: str) -> None:
-    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
-                      MASTER_PORT=str(port))
-    torch.set_num_threads(1)
+    as_rank(rank, world, port)
     group = join_from_environment(torch.device("cpu"))
     g = torch.Generator().manual_seed(1)
     x, y = torch.randn(24, 6, generator=g), torch.randint(0, 3, (24,), generator=g)
@@ -60,7 +49,7 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
 @pytest.fixture(scope="module")
 def two_ranks(tmp_path_factory):
     out = tmp_path_factory.mktemp("ddp")
-    mp.start_processes(_worker, args=(2, _free_port(), str(out)), nprocs=2, start_method="spawn", join=True)
+    launch(_worker, 2, str(out))
     return [torch.load(out / f"rank{r}.pt", weights_only=False) for r in range(2)]
 
 
@@ -98,9 +87,7 @@ def test_a_batch_that_does_not_split_is_refused():
 
 
 def _trainer_worker(rank: int, world: int, port: int, out: str) -> None:
-    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
-                      MASTER_PORT=str(port))
-    torch.set_num_threads(1)
+    as_rank(rank, world, port)
     from classifiers.train import Trainer, split_train_val
     from toy_data import toy_faces
 
@@ -126,8 +113,7 @@ def test_two_process_training_equals_one_process_with_the_global_batch(tmp_path)
     from classifiers.train import Trainer, split_train_val
     from toy_data import toy_faces
 
-    mp.start_processes(_trainer_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, start_method="spawn",
-                       join=True)
+    launch(_trainer_worker, 2, str(tmp_path))
     ranks = [torch.load(tmp_path / f"trainer{r}.pt", weights_only=False) for r in range(2)]
     for a, b in zip(ranks[0]["params"], ranks[1]["params"]):
         assert torch.equal(a, b)  # DistributedDataParallel keeps the ranks identical

@@ -5,11 +5,11 @@ guard. A trainer supplies its step, its state and its hooks; the engine owns the
 from ferganaug.engine.checkpoint import FORMAT_VERSION, CheckpointError, load_checkpoint, save_checkpoint
 from ferganaug.engine.loop import DivergenceError, Hook, check_finite, run_loop
 from ferganaug.engine.run_folder import RunFolder, RunFolderError
-from ferganaug.engine.state import TrainingState, restore_training_state, save_training_state
+from ferganaug.engine.state import TrainingState, restore_on_every_rank, restore_training_state, save_training_state
 
 __all__ = [
     "FORMAT_VERSION", "CheckpointError", "load_checkpoint", "save_checkpoint",
     "DivergenceError", "Hook", "check_finite", "run_loop",
     "RunFolder", "RunFolderError",
-    "TrainingState", "restore_training_state", "save_training_state",
+    "TrainingState", "restore_on_every_rank", "restore_training_state", "save_training_state",
 ]

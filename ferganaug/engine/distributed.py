@@ -10,6 +10,9 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+import torch.nn as nn
+
+from ferganaug.engine.run_folder import RunFolder
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,12 @@ def join_from_environment(device: torch.device) -> ProcessGroup:
     return ProcessGroup(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")), backend)
 
 
+def is_main_process() -> bool:
+    """False in torchrun's processes of rank 1 and up, before any group is joined: what a command
+    prints at its end, it prints once."""
+    return os.environ.get("RANK", "0") == "0"
+
+
 def per_rank_batch(global_batch: int, group: ProcessGroup) -> int:
     """A recipe's batch size means the global batch at any world size: each rank takes its share."""
     if global_batch % group.world_size:
@@ -61,6 +70,17 @@ def shard_batch(index: torch.Tensor, group: ProcessGroup) -> torch.Tensor:
     if not group.active:
         return index
     return index.tensor_split(group.world_size)[group.rank]
+
+
+def in_global_batch(shard: torch.Tensor, global_size: int, group: ProcessGroup) -> torch.Tensor:
+    """``shard`` at this rank's rows of a global batch of zeros (differentiable): a random batch
+    operation that draws one set of parameters per row (an augmentation) then draws for the
+    global batch, so each row gets what one process would give it; ``shard_batch`` takes the
+    rows back."""
+    if not group.active:
+        return shard
+    rows = shard_batch(torch.arange(global_size), group).to(shard.device)
+    return shard.new_zeros((global_size, *shard.shape[1:])).index_copy(0, rows, shard)
 
 
 def shard_range(n: int, group: ProcessGroup) -> slice:
@@ -77,6 +97,15 @@ def all_reduce_sum(values: torch.Tensor, group: ProcessGroup) -> torch.Tensor:
     return total
 
 
+def mean_over_ranks(values: dict[str, float], group: ProcessGroup) -> dict[str, float]:
+    """Each value averaged over the ranks: per-rank means over equal shards average to the mean
+    over the global batch, so logged statistics mean the same at any world size."""
+    if not group.active:
+        return dict(values)
+    total = all_reduce_sum(torch.tensor(list(values.values()), dtype=torch.float64), group)
+    return dict(zip(values, (total / group.world_size).tolist()))
+
+
 def gather_rows(rows: torch.Tensor, group: ProcessGroup) -> torch.Tensor:
     """Every rank's rows concatenated in rank order (shards of unequal length are padded for the
     collective and trimmed after), so each item counts once."""
@@ -90,6 +119,21 @@ def gather_rows(rows: torch.Tensor, group: ProcessGroup) -> torch.Tensor:
     parts = [torch.empty_like(padded) for _ in range(group.world_size)]
     dist.all_gather(parts, padded)
     return torch.cat([part[: int(size.item())] for part, size in zip(parts, sizes)])
+
+
+def data_parallel(model: nn.Module, group: ProcessGroup, device: torch.device, **options) -> nn.Module:
+    """DistributedDataParallel over the job's ranks (gradients averaged each step, so every rank
+    keeps identical weights); the model itself when training alone. ``options`` go to DDP."""
+    if not group.active:
+        return model
+    devices = [device.index] if device.type == "cuda" else None
+    return nn.parallel.DistributedDataParallel(model, device_ids=devices, **options)
+
+
+def create_run_folder(root: str | os.PathLike, desc: str, group: ProcessGroup) -> RunFolder:
+    """A new numbered run folder, made by rank 0 alone and the same one on every rank."""
+    made = RunFolder.create(root, desc).path if group.is_main else None
+    return RunFolder(broadcast_object(made, group))
 
 
 def leave(group: ProcessGroup) -> None:

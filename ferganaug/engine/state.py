@@ -7,6 +7,7 @@ import logging
 from typing import Protocol
 
 from ferganaug.engine.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from ferganaug.engine.distributed import ProcessGroup, barrier
 from ferganaug.engine.run_folder import RunFolder
 from ferganaug.utils.seeding import global_rng_state, set_global_rng_state
 
@@ -35,12 +36,15 @@ def save_training_state(folder: RunFolder, trainer: TrainingState) -> None:
     save_checkpoint(folder.last_checkpoint, trainer.state_kind, state)
 
 
-def restore_training_state(folder: RunFolder, trainer: TrainingState, expected: str) -> bool:
+def restore_training_state(folder: RunFolder, trainer: TrainingState, expected: str, tidy: bool = True) -> bool:
     """Continue from checkpoints/last.pt when there is one (True). A run interrupted before its
     first checkpoint starts from the beginning (False); one whose statistics record finished
-    units but whose checkpoint is gone is refused: starting over would silently redo them."""
-    for leftover in folder.checkpoints_dir.glob(".*.tmp"):  # an atomic save killed midway
-        leftover.unlink(missing_ok=True)
+    units but whose checkpoint is gone is refused: starting over would silently redo them.
+    ``tidy`` also sweeps a killed save's temporary file and trims statistics past the
+    checkpoint: the one process that writes the folder does it, the others only read."""
+    if tidy:
+        for leftover in folder.checkpoints_dir.glob(".*.tmp"):  # an atomic save killed midway
+            leftover.unlink(missing_ok=True)
     if not folder.last_checkpoint.is_file():
         done = [r.get(trainer.position_key, 0) for r in folder.read_stats()]
         if done:
@@ -53,6 +57,17 @@ def restore_training_state(folder: RunFolder, trainer: TrainingState, expected: 
     state = load_checkpoint(folder.last_checkpoint, (trainer.state_kind,), expected=expected)
     trainer.load_state_dict(state)
     set_global_rng_state(state["rng"]["global"])
-    folder.trim_stats(trainer.position_key, trainer.position)
+    if tidy:
+        folder.trim_stats(trainer.position_key, trainer.position)
     log.info("resuming %s after %s %d", folder.path, trainer.position_key, trainer.position)
     return True
+
+
+def restore_on_every_rank(folder: RunFolder, trainer: TrainingState, group: ProcessGroup, expected: str) -> bool:
+    """Every rank of a job restores the checkpoint rank 0 wrote. Rank 0 goes first and alone
+    tidies the folder; the others read it after a barrier (a plain run: just rank 0)."""
+    resumed = restore_training_state(folder, trainer, expected) if group.is_main else False
+    barrier(group)
+    if not group.is_main:
+        resumed = restore_training_state(folder, trainer, expected, tidy=False)
+    return resumed

@@ -6,6 +6,10 @@ exactly those target emotions for the discriminator and for feature matching. Lo
 those of study A (LSGAN, feature matching, expression) plus cycle, identity, change and mask
 terms; every weight is a config field, and the committed presets (ferganaug/configs/) choose
 them. An EMA copy of the generator is what samples and synthesis use.
+
+Under torchrun every rank draws the same global batch from the same seeded stream and trains
+DistributedDataParallel copies of G and D on its own contiguous shard, so ``batch_size`` means
+the global batch at any world size; rank 0 alone writes the run folder.
 """
 
 from __future__ import annotations
@@ -14,10 +18,12 @@ import copy
 import logging
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import torch
+import torch.nn as nn
 from tqdm import tqdm
 
 from ferganaug.data.augment import AugmentConfig, augment_batch, to_model_input
@@ -38,6 +44,10 @@ from ferganaug.gan.networks import Generator, PatchDiscriminator
 from ferganaug.engine import Hook, RunFolder, check_finite, run_loop, save_training_state
 from ferganaug.engine.checkpoint import FORMAT_VERSION, CheckpointError
 from ferganaug.engine.config import config_from_dict, config_to_dict
+from ferganaug.engine.distributed import (
+    broadcast_object, data_parallel, in_global_batch, join_from_environment, mean_over_ranks, per_rank_batch,
+    shard_batch,
+)
 from ferganaug.utils.files import atomic_torch_save
 from ferganaug.utils.hardware import resolve_device
 from ferganaug.utils.precision import NumericPath, pick_fastest
@@ -217,12 +227,16 @@ class GANTrainer:
         """``held_out``: real faces the loss classifier was not trained on (the validation split),
         for ``expr_confidence=REAL_CONFIDENCE``; its training faces stand in when there are none."""
         self.config = config
-        self.folder = run_dir if isinstance(run_dir, RunFolder) else RunFolder.at(run_dir)
-        self.run_dir = self.folder.path
-        self.folder.checkpoints_dir.mkdir(parents=True, exist_ok=True)
-        self.folder.samples_dir.mkdir(exist_ok=True)
-        self.progress = progress
         self.device = resolve_device(config.device)
+        # torchrun's environment makes this one rank of a data-parallel job; alone, world size 1
+        self.group = join_from_environment(self.device)
+        self.rank_batch = per_rank_batch(config.batch_size, self.group)  # batch_size is the global batch
+        self.folder = run_dir if isinstance(run_dir, RunFolder) else RunFolder(run_dir)
+        self.run_dir = self.folder.path
+        if self.group.is_main:  # rank 0 alone writes the run folder
+            self.folder.samples_dir.mkdir(parents=True, exist_ok=True)
+            self.folder.checkpoints_dir.mkdir(exist_ok=True)
+        self.progress = progress and self.group.is_main
         check_gan_data(train, config)
         self.target_ids = torch.tensor([EMOTION_INDEX[e] for e in config.target_emotions])
 
@@ -234,7 +248,9 @@ class GANTrainer:
         self.classifier = classifier
         self.pools = FacePools(train, config.source_emotions, self.device)
         self.sample_rng = make_generator(config.seed)
-        self.path, self.probe = pick_fastest(config.precision, self.device, self._probe_step)
+        # every rank measures (as it will train: all at once), every rank takes rank 0's choice
+        self.path, self.probe = broadcast_object(pick_fastest(config.precision, self.device, self._probe_step),
+                                                 self.group)
         for module in (self.generator, self.discriminator, self.ema, self.classifier):
             self.path.prepare_model(module.to(self.device))
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr_g, betas=config.betas)
@@ -269,10 +285,12 @@ class GANTrainer:
 
     # -- one step --------------------------------------------------------------------------------
     def _batch(self) -> dict[str, torch.Tensor]:
+        """This rank's shard of the step's global batch, which every rank draws alike."""
         n, g = self.config.batch_size, self.sample_rng
         source_index = self.pools.sample_sources(n, g)
         target = self.target_ids[torch.randint(len(self.target_ids), (n,), generator=g)]
         real_index = self.pools.sample_reals(target, g)
+        source_index, target, real_index = (shard_batch(t, self.group) for t in (source_index, target, real_index))
         dev = self.device
         return {
             "source": self.path.prepare_input(self.pools.faces(source_index)),
@@ -288,16 +306,32 @@ class GANTrainer:
             return batch["target"] if which == "target" else batch["source_emotion"]
         return batch["real"] if which == "target" else batch["source"]
 
+    @cached_property
+    def _parallel(self) -> tuple[nn.Module, nn.Module]:
+        """G and D under DistributedDataParallel (themselves when alone), made at the first step,
+        once a resume has settled their memory layout: DDP lays its gradient buckets out like the
+        parameters it is given.
+
+        forward_sync_buffers=False: G has no buffers, and D's only ones are spectral norm's
+        power-iteration vectors, which each forward updates from the weights and the vectors
+        alone (never from the input), so identical weights keep them identical on every rank
+        without a broadcast per forward (tests/test_distributed_gan.py checks them bit for bit)."""
+        return tuple(data_parallel(net, self.group, self.device, forward_sync_buffers=False)
+                     for net in (self.generator, self.discriminator))
+
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         c = self.config
         ac = self.path.autocast(self.device)
+        g_net, d_net = self._parallel
         # One generator pass serves both updates: the discriminator sees it detached.
         with ac:
-            fake, mask = self.generator(batch["source"], self._condition(batch, "target"))
+            fake, mask = g_net(batch["source"], self._condition(batch, "target"))
         real = batch["real"].requires_grad_(c.w_r1 > 0)
         with ac:
-            real_scores, _ = self.discriminator(self._d_view(real), batch["target"])
-            fake_scores, _ = self.discriminator(self._d_view(fake.detach()), batch["target"])
+            # R1's autograd.grad is by the input only, so no parameter hook of DDP's fires there;
+            # the backward below averages D's whole gradient, R1's second-order part included.
+            real_scores, _ = d_net(self._d_view(real), batch["target"])
+            fake_scores, _ = d_net(self._d_view(fake.detach()), batch["target"])
         loss_d = lsgan_discriminator_loss(real_scores.float(), fake_scores.float())
         r1 = r1_penalty(real_scores, real) if c.w_r1 > 0 else torch.zeros((), device=self.device)
         total_d = loss_d + c.w_r1 * r1
@@ -306,7 +340,8 @@ class GANTrainer:
         total_d.backward()
         self.opt_d.step()
 
-        # Generator, judged by the just-updated discriminator.
+        # Generator, judged by the just-updated discriminator: the unwrapped one, since this step
+        # does not update D and its gradients here are thrown away (no use averaging them).
         with ac:
             fake_scores, fake_features = self.discriminator(self._d_view(fake), batch["target"])
             with torch.no_grad():
@@ -317,11 +352,13 @@ class GANTrainer:
             # the generator passes of the cycle and identity terms are most of a step: skipped when off
             zero = fake.new_zeros((), dtype=torch.float32)
             cycle = zero if c.w_cycle == 0 else (
-                self.generator(fake, self._condition(batch, "source"))[0].float() - batch["source"]).abs().mean()
+                g_net(fake, self._condition(batch, "source"))[0].float() - batch["source"]).abs().mean()
             identity = zero if c.w_id == 0 else (
-                self.generator(batch["source"], self._condition(batch, "source"))[0].float() - batch["source"]).abs().mean()
+                g_net(batch["source"], self._condition(batch, "source"))[0].float() - batch["source"]).abs().mean()
         terms = {
             "adv": lsgan_generator_loss(fake_scores.float()),
+            # batch means: with several ranks, of each rank's shard (the one term that is not a
+            # mean over faces, so not exactly the single-process term)
             "fm": feature_matching_loss(fake_features, real_features, batch["target"], batch["target"], len(EMOTIONS)),
             "expr": confident_cross_entropy(logits, batch["target"], self._confidence_for(batch["target"])),
             "cycle": cycle,
@@ -358,8 +395,12 @@ class GANTrainer:
         }
 
     def _jitter(self, faces: torch.Tensor) -> torch.Tensor:
-        views = augment_batch((faces.float() + 1) / 2, CLASSIFIER_VIEWS, self.sample_rng)
-        return self.path.prepare_input(views * 2 - 1)
+        """Random views of this rank's faces, drawn for the global batch: each face gets the view
+        one process would give it, and every rank's stream stays in step."""
+        n = self.config.batch_size
+        views = augment_batch(in_global_batch((faces.float() + 1) / 2, n, self.group), CLASSIFIER_VIEWS,
+                              self.sample_rng)
+        return self.path.prepare_input(shard_batch(views, self.group) * 2 - 1)
 
     def _classifier_view(self, faces: torch.Tensor) -> torch.Tensor:
         """A jittered and (with ``expr_blur``) low-passed view: an expression survives a blur of
@@ -379,12 +420,14 @@ class GANTrainer:
                      "try lower learning rates (--set lr_g=..., lr_d=...) or --set w_r1=1")
 
     def _update_ema(self) -> None:
+        # from the generator's weights, identical on every rank after the averaged step: the EMA
+        # copies stay identical without communication
         update_ema(self.ema, self.generator, ema_decay_at(self.step, self.config.ema_decay))
 
     def _probe_step(self, path: NumericPath) -> float:
         """Faces per second of a generator + discriminator + classifier step on this path,
         with throw-away networks and random faces (the run's own state is not touched)."""
-        dev, n = self.device, self.config.batch_size
+        dev, n = self.device, self.rank_batch
         g = path.prepare_model(Generator(**self.generator.config).to(dev))
         d = path.prepare_model(PatchDiscriminator(**self.discriminator.config).to(dev))
         classifier = path.prepare_model(self.classifier.to(dev))
@@ -422,7 +465,7 @@ class GANTrainer:
         self._window: list[dict] = []
         self._window_start = time.perf_counter()
         hooks = [Hook("log", c.log_every, self._log)]
-        if on_sample is not None:
+        if on_sample is not None and self.group.is_main:
             hooks.append(Hook("sample", c.sample_every, lambda step: on_sample(self)))
         hooks.append(Hook("checkpoint", c.checkpoint_every, lambda step: self.save_state()))
         run_loop(self._advance, self.step, c.steps, hooks)
@@ -434,13 +477,16 @@ class GANTrainer:
         return self.step
 
     def _log(self, step: int) -> None:
-        """stats.jsonl: the mean of each statistic over the steps since the last row."""
+        """stats.jsonl: the mean of each statistic over the steps since the last row (and over the
+        ranks, so a row means the same at any world size)."""
         window = self._window
-        row = {"step": step, **{k: sum(w[k] for w in window) / len(window) for k in window[0]},
+        means = mean_over_ranks({k: sum(w[k] for w in window) / len(window) for k in window[0]}, self.group)
+        row = {"step": step, **means,
                "faces_per_s": len(window) * self.config.batch_size / (time.perf_counter() - self._window_start)}
-        self.folder.append_stats(row)
-        self._bar.set_postfix(d=f"{row['loss_d']:.3f}", g=f"{row['loss_g']:.2f}", expr=f"{row['expr_acc']:.2f}")
         self._window, self._window_start = [], time.perf_counter()
+        if self.group.is_main:
+            self.folder.append_stats(row)
+            self._bar.set_postfix(d=f"{row['loss_d']:.3f}", g=f"{row['loss_g']:.2f}", expr=f"{row['expr_acc']:.2f}")
 
     @torch.no_grad()
     def sample_grid(self, sources: torch.Tensor | None = None) -> torch.Tensor:
@@ -462,9 +508,11 @@ class GANTrainer:
         return generator_artifact(self.ema, self.step, self.config.source_emotions)
 
     def save_state(self) -> None:
-        """checkpoints/last.pt (through the engine) and the inference artefact generator.pt."""
-        save_training_state(self.folder, self)
-        atomic_torch_save(self.generator_artifact(), self.run_dir / "generator.pt")
+        """checkpoints/last.pt (through the engine) and the inference artefact generator.pt, by
+        rank 0 alone; they hold the unwrapped networks, so any world size can resume them."""
+        if self.group.is_main:
+            save_training_state(self.folder, self)
+            atomic_torch_save(self.generator_artifact(), self.run_dir / "generator.pt")
 
     def state_dict(self) -> dict:
         return {
