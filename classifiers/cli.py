@@ -89,6 +89,7 @@ def data_info_command(data: str, as_json: bool, skip_bad: bool, cache_dir: str |
 @click.option("--label-smoothing", type=click.FloatRange(0, 1, max_open=True), default=None, help="[default: recipe]")
 @click.option("--class-weights", default=None, metavar="none|inverse|effective|W1,..,W7", help="Loss weights [default: recipe].")
 @click.option("--balanced-sampler", is_flag=True, help="Draw batches class-balanced (oversampling).")
+@click.option("--sync-bn", is_flag=True, help="Under torchrun on GPUs: BatchNorm statistics over the global batch (SyncBatchNorm) instead of each rank's shard.")
 @click.option("--augment", type=click.Choice(["none", "light", "standard", "strong"]), default=None, help="Augmentation preset [default: recipe].")
 @click.option("--early-stopping", type=click.IntRange(min=1), default=None, metavar="PATIENCE", help="Stop after PATIENCE epochs without improvement; best weights are restored [default: recipe].")
 @click.option("--monitor", type=click.Choice(["val_acc", "val_loss", "val_macro_f1"]), default="val_acc", help="What best/early stopping watch.")
@@ -157,6 +158,13 @@ def _train_config(opts: dict):
             raise click.BadParameter(str(err), param_hint="--class-weights") from None
     if isinstance(choices.get("class_weights"), list):
         choices["class_weights"] = tuple(choices["class_weights"])
+    if opts["sync_bn"]:
+        from ferganaug.utils.hardware import resolve_device
+
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1 and resolve_device(opts["device"]).type != "cuda":
+            raise click.UsageError("--sync-bn needs GPUs: torch's SyncBatchNorm runs on CUDA only (on CPU each "
+                                   "rank keeps BatchNorm statistics over its own shard)")
+        choices["sync_batchnorm"] = True
     choices |= {"balanced_sampler": opts["balanced_sampler"], "monitor": opts["monitor"], "seed": opts["seed"],
                 "precision": opts["precision"], "device": opts["device"], "weights": opts["weights"]}
     if opts["input_size"]:

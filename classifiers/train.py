@@ -32,7 +32,7 @@ from ferganaug.data.imbalance import BatchSampler, class_weights, logit_adjustme
 from ferganaug.engine import Hook, RunFolder, check_finite, run_loop, save_training_state
 from ferganaug.engine.distributed import (
     all_reduce_sum, barrier, broadcast_object, data_parallel, gather_rows, join_from_environment, per_rank_batch,
-    shard_batch, shard_range,
+    shard_batch, shard_range, synchronised_batchnorm,
 )
 from ferganaug.utils.hardware import resolve_device
 from ferganaug.utils.precision import NumericPath, choose_path
@@ -198,6 +198,8 @@ class Trainer:
             num_classes=len(self.class_names),
         ), self.group)  # every rank on rank 0's measured path
         self.model = self.path.prepare_model(self.model.to(self.device))
+        if config.sync_batchnorm:
+            self.model = synchronised_batchnorm(self.model, self.group, self.device)
         self.net = data_parallel(self.model, self.group, self.device)
 
         self.loss_weight = None if weight is None else weight.to(self.device)

@@ -58,6 +58,9 @@ class TrainConfig:
     device: str = "auto"
     weights: str | None = None
     eval_batch_size: int = 128
+    # Under torchrun: BatchNorm statistics over the global batch (SyncBatchNorm, GPUs only)
+    # instead of each rank's shard.
+    sync_batchnorm: bool = False
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:

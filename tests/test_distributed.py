@@ -127,3 +127,18 @@ def test_two_process_training_equals_one_process_with_the_global_batch(tmp_path)
     assert [r["epoch"] for r in rows] == [1, 2]  # rank 0 alone wrote, every row once
     assert [round(r["val_acc"], 6) for r in rows] == [round(r["val_acc"], 6) for r in alone]
     assert all(abs(r["train_loss"] - s["train_loss"]) < 1e-4 for r, s in zip(rows, alone))
+
+
+def test_synchronised_batchnorm_is_for_gpu_jobs_only(monkeypatch):
+    from click.testing import CliRunner
+
+    from classifiers.cli import main
+    from ferganaug.engine.distributed import synchronised_batchnorm
+
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.BatchNorm2d(2))
+    assert synchronised_batchnorm(model, SINGLE, torch.device("cpu")) is model  # one process sees the whole batch
+    with pytest.raises(ValueError, match="SyncBatchNorm runs on CUDA only"):
+        synchronised_batchnorm(model, ProcessGroup(0, 2, 0, "gloo"), torch.device("cpu"))
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    result = CliRunner().invoke(main, ["train", "--sync-bn", "--device", "cpu", "--epochs", "1"])
+    assert result.exit_code == 2 and "--sync-bn needs GPUs" in result.output

@@ -130,6 +130,18 @@ def data_parallel(model: nn.Module, group: ProcessGroup, device: torch.device, *
     return nn.parallel.DistributedDataParallel(model, device_ids=devices, **options)
 
 
+def synchronised_batchnorm(model: nn.Module, group: ProcessGroup, device: torch.device) -> nn.Module:
+    """``model`` with its BatchNorm layers computing batch statistics over every rank's shard
+    (torch's SyncBatchNorm: the global batch's statistics, as one process would see them),
+    instead of each rank over its own shard. SyncBatchNorm runs on GPUs only."""
+    if not group.active:
+        return model  # one process already sees the whole batch
+    if device.type != "cuda":
+        raise ValueError("synchronised BatchNorm needs GPUs (torch's SyncBatchNorm runs on CUDA only); "
+                         "on CPU ranks each keep per-rank statistics")
+    return nn.SyncBatchNorm.convert_sync_batchnorm(model)
+
+
 def create_run_folder(root: str | os.PathLike, desc: str, group: ProcessGroup) -> RunFolder:
     """A new numbered run folder, made by rank 0 alone and the same one on every rank."""
     made = RunFolder.create(root, desc).path if group.is_main else None
