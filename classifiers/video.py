@@ -35,7 +35,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from classifiers.predict import FacePredictor
@@ -45,6 +44,7 @@ from ferganaug.faces.detect import create_detector
 from ferganaug.faces.draw import draw_faces
 from ferganaug.faces.track import DEFAULT_DETECT_EVERY, FaceTracker, Track
 from ferganaug.utils.files import check_writable
+from ferganaug.utils.threads import torch_threads
 
 RECORD_SCHEMA_VERSION = 1
 RECORD_SUFFIXES = (".csv", ".jsonl")
@@ -134,19 +134,6 @@ def _quiet_opencv() -> Iterator[None]:
         yield
     finally:
         cv2.utils.logging.setLogLevel(level)
-
-
-@contextlib.contextmanager
-def torch_threads(count: int) -> Iterator[None]:
-    """Torch on ``count`` threads inside the block. One frame's faces are a batch of 1-3 48x48
-    crops, too small to split: on 2 busy cores deep-cnn took 6 ms for 3 faces on one thread and
-    12 ms on two (best of 5), the second thread mostly waiting for a core."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def open_capture(options: VideoOptions) -> tuple[cv2.VideoCapture, str]:

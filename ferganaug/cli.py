@@ -112,11 +112,12 @@ def presets_command(as_json: bool) -> None:
 @click.option("--sources", default=None, metavar="SPEC", help="Source faces [default: the generator's training data].")
 @click.option("--out", type=click.Path(file_okay=False), default="synthetic")
 @click.option("--seed", type=int, default=0)
+@click.option("--filter", "filter_classifier", type=click.Path(exists=True), default=None, metavar="CKPT", help="fer-classify checkpoint trained on the training split (not the study's evaluator): keep a face only when it gives the target at least its median probability for real training faces of that emotion; at most 20 candidates per face.")
 @click.option("--check", is_flag=True, help="Only verify OUT: every row's image exists and decodes, no duplicate rows, no image without a row.")
 @click.option("--repair", is_flag=True, help="Make OUT consistent, deleting no image: unusable rows and unlisted images are moved aside.")
 @click.option("--quiet", is_flag=True)
 @user_errors
-def synthesize_command(emotions, n, generator, sources, out, seed, check, repair, quiet) -> None:
+def synthesize_command(emotions, n, generator, sources, out, seed, filter_classifier, check, repair, quiet) -> None:
     """Write OUT/<emotion>/<NNNNNN>.png and OUT/manifest.jsonl; a re-run continues."""
     if check or repair:
         from ferganaug.data.synthetic_folder import check_folder, repair_folder
@@ -132,10 +133,19 @@ def synthesize_command(emotions, n, generator, sources, out, seed, check, repair
         raise click.UsageError("--generator is required (a fergan train run folder or its generator.pt)")
     from ferganaug.synth import synthesize
 
-    summary = synthesize(generator, emotions, n, out, sources, seed, progress=not quiet)
+    summary = synthesize(generator, emotions, n, out, sources, seed, progress=not quiet,
+                         filter_classifier=filter_classifier)
     for emotion, count in summary["written"].items():
-        click.echo(f"{emotion}: {count} written, {summary['already_there'][emotion]} already there", err=True)
+        kept = _acceptance(summary["filter"]["per_emotion"][emotion]) if "filter" in summary else ""
+        click.echo(f"{emotion}: {count} written, {summary['already_there'][emotion]} already there{kept}", err=True)
     click.echo(summary["out"])
+
+
+def _acceptance(result: dict) -> str:
+    """How many of this run's candidates the filter kept, for the synthesize report line."""
+    rate = "-" if result["acceptance_rate"] is None else f"{result['acceptance_rate'] * 100:.1f}%"
+    return (f"; the filter kept {result['accepted']} of {result['candidates']} candidates ({rate}, threshold "
+            f"{result['threshold']:.3f})")
 
 
 @main.command("transfer")
@@ -175,15 +185,17 @@ def transfer_command(images, generator, emotion, grid, detector, no_detect, refe
 @click.option("--evaluator-sampler", type=click.Choice(["balanced", "natural"]), default="balanced", help="Automatic evaluator's batches: class-balanced, or the data's own class frequencies (evaluators before 2026-11-24).")
 @click.option("--sources-split", type=click.Choice(["train", "val", "test"]), default="test", help="Split whose source faces a generator edits.")
 @click.option("--n-per-emotion", type=click.IntRange(min=2), default=2000, help="Faces per emotion to edit or use (a seeded subsample when there are more).")
-@click.option("--seed", type=int, default=0, help="Seed of the subsamples and KID subsets.")
+@click.option("--seed", type=int, default=0, help="Seed of the subsamples, KID subsets and two-sample tests.")
+@click.option("--no-two-sample", is_flag=True, help="Skip the two-sample test (a small CNN trained per target emotion to tell synthetic from real training faces: seconds each on 2 CPU cores).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @user_errors
 def evaluate_command(target, data, evaluator, evaluator_model, evaluator_epochs, evaluator_seed, evaluator_sampler, sources_split,
-                     n_per_emotion, seed, as_json, quiet) -> None:
+                     n_per_emotion, seed, no_two_sample, as_json, quiet) -> None:
     """Measure a fergan train run (its generator edits real source faces) or a synthetic folder
     written by fergan synthesize, per target emotion: hit rate by an independent evaluator beside
-    its recall on real faces, KID/FID against real test faces beside the real-train floor, and
+    its recall on real faces, KID/FID against real test faces beside the real-train floor, the
+    two-sample test against real training faces (50%: indistinguishable), and
     change from the source face (on the built-in faces: error against the true render).
     Writes metrics.json and metrics.png into the run or synthetic folder, and for a generator on
     the built-in faces changes.png (the change drawn beside the true change)."""
@@ -192,7 +204,7 @@ def evaluate_command(target, data, evaluator, evaluator_model, evaluator_epochs,
     report, json_path, png_path = evaluate_path(
         target, data=data, evaluator=evaluator, evaluator_model=evaluator_model, evaluator_epochs=evaluator_epochs,
         evaluator_seed=evaluator_seed, evaluator_sampler=evaluator_sampler, sources_split=sources_split, n_per_emotion=n_per_emotion, seed=seed,
-        progress=not quiet,
+        progress=not quiet, two_sample=not no_two_sample,
     )
     changes = png_path.parent / CHANGES_PNG
     if as_json:  # exactly one JSON document on stdout; the paths go to stderr

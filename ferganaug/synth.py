@@ -5,6 +5,11 @@ emotion is a pure function of (seed, emotion, i): its source face is drawn from 
 seeded with that triple, so any image can be regenerated alone, and a re-run continues at
 the first index the manifest lacks. The folder's commit protocol (one writer, whole rows, the
 generator named by a hash of its weights) is ferganaug.data.synthetic_folder's.
+
+With a filter classifier (``--filter``) candidate j, not image i, is the pure function of
+(seed, emotion, j): a candidate is kept only when the filter gives the target emotion at least
+its median probability for real training faces of that emotion. The k-th kept one becomes image
+k, its row records its candidate j, and a re-run continues after the last j the manifest lists.
 """
 
 from __future__ import annotations
@@ -13,11 +18,13 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
+from torch import nn
 from tqdm import tqdm
 
+from classifiers.checkpoint import load_classifier
 from ferganaug.data.augment import to_model_input
 from ferganaug.data.dataset import FaceDataset
 from ferganaug.data.errors import DataError
@@ -27,6 +34,7 @@ from ferganaug.data.synthetic_folder import (
     MANIFEST, append_rows, is_disk_full, read_rows, repair_torn_tail, sweep_temp_files, writer_lock,
 )
 from ferganaug.emotions import EMOTION_INDEX, EMOTIONS
+from ferganaug.gan.expression import typical_real_confidence
 from ferganaug.gan.images import png_bytes, save_face_png, save_labelled_grid
 from ferganaug.gan.networks import Generator
 from ferganaug.gan.train import GENERATOR_KIND, load_generator
@@ -78,18 +86,65 @@ def load_generator_file(path: str | Path) -> LoadedGenerator:
 EDIT_BATCH = 64
 
 
+def _in_fixed_batches(fn: Callable[..., torch.Tensor], *inputs: torch.Tensor) -> torch.Tensor:
+    """``fn`` over row-aligned ``inputs`` in batches of exactly EDIT_BATCH rows (zero-padded)."""
+    out = []
+    for start in range(0, len(inputs[0]), EDIT_BATCH):
+        chunks = [x[start : start + EDIT_BATCH] for x in inputs]
+        pad = EDIT_BATCH - len(chunks[0])
+        if pad:
+            chunks = [torch.cat([c, c.new_zeros(pad, *c.shape[1:])]) for c in chunks]
+        out.append(fn(*chunks)[: EDIT_BATCH - pad])
+    return torch.cat(out)
+
+
 def edit_faces(model: Generator, faces: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """The generator's edits of model-input ``faces`` to ``targets`` as uint8 [N, 1, H, W]."""
-    out = []
-    for start in range(0, len(faces), EDIT_BATCH):
-        chunk, chunk_targets = faces[start : start + EDIT_BATCH], targets[start : start + EDIT_BATCH]
-        pad = EDIT_BATCH - len(chunk)
-        if pad:
-            chunk = torch.cat([chunk, chunk.new_zeros(pad, *chunk.shape[1:])])
-            chunk_targets = torch.cat([chunk_targets, chunk_targets.new_zeros(pad)])
-        edited, _ = model(chunk, chunk_targets)
-        out.append(edited[: EDIT_BATCH - pad])
-    return ((torch.cat(out).clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    edited = _in_fixed_batches(lambda x, t: model(x, t)[0], faces, targets)
+    return ((edited.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+
+# A filtered run gives up on an emotion after this many candidates per face asked for.
+MAX_CANDIDATES_PER_FACE = 20
+
+
+@dataclass(frozen=True)
+class SynthesisFilter:
+    """A fer-classify classifier that keeps a synthetic face only when it is at least as sure of
+    the target as it is of a typical real face of it: ``thresholds`` per emotion."""
+
+    model: nn.Module
+    path: str
+    digest: str  # of its weights, recorded in every row so a re-run cannot switch filters
+    thresholds: dict[str, float]
+
+    def probabilities(self, faces: torch.Tensor, emotion: str) -> torch.Tensor:
+        """The probability of ``emotion`` for each uint8 face [N, 1, H, W]; in fixed batches, so
+        that a candidate scores the same in a fresh and in a continued run."""
+        probs = _in_fixed_batches(lambda x: self.model(x).float().softmax(dim=1), to_model_input(faces))
+        return probs[:, EMOTION_INDEX[emotion]]
+
+
+def load_filter(path: str | Path, train: FaceDataset, emotions: Sequence[str]) -> SynthesisFilter:
+    """The filter classifier at ``path``, its threshold for each of ``emotions`` being the median
+    probability it gives the real faces of ``train`` of that emotion their own label (for an
+    even count the lower of the middle two, as torch.median and the GAN's loss take it).
+
+    ``train`` must be the training split of the source data, never test faces: the threshold
+    decides what joins training data, and test faces stay unseen by every such choice."""
+    try:
+        model, artifact = load_classifier(path, expected_class_names=EMOTIONS)
+    except CheckpointError as err:
+        raise CheckpointError(f"--filter: {err}") from None
+    missing = [e for e in emotions if not bool((train.labels == EMOTION_INDEX[e]).any())]
+    if missing:
+        raise DataError(f"--filter: no real {'/'.join(missing)} training faces in '{train.source}' to set the "
+                        "filter's threshold by")
+    rows = torch.isin(train.labels, torch.tensor([EMOTION_INDEX[e] for e in emotions]))
+    medians = typical_real_confidence(model, train.images[rows], train.labels[rows], len(EMOTIONS),
+                                      view=to_model_input)
+    return SynthesisFilter(model, artifact["_path"], weights_digest(artifact["state_dict"]),
+                           {e: float(medians[EMOTION_INDEX[e]]) for e in emotions})
 
 
 def image_seed(seed: int, emotion: str, index: int) -> int:
@@ -109,9 +164,18 @@ def _source_pool(gen: LoadedGenerator, sources: str | None) -> tuple[FaceDataset
     return train, rows, spec
 
 
-def _manifest_counts(out: Path, gen: LoadedGenerator, seed: int) -> dict[str, int]:
-    """Images already done per emotion; refuses to mix another generator or seed into OUT."""
-    counts = {e: 0 for e in EMOTIONS}
+@dataclass
+class _Done:
+    """What OUT holds already, per emotion: images, and the candidate to continue at."""
+
+    images: dict[str, int]
+    next_candidate: dict[str, int]
+
+
+def _manifest_state(out: Path, gen: LoadedGenerator, seed: int, filt: SynthesisFilter | None) -> _Done:
+    """Images already done per emotion and where to continue; refuses to mix another generator,
+    seed or filter into OUT."""
+    done = _Done(dict.fromkeys(EMOTIONS, 0), dict.fromkeys(EMOTIONS, 0))
     for line_no, row in enumerate(read_rows(out), start=1):
         # the weights' hash names the generator; rows written before it existed have only path and step
         same = (row.get("generator_sha256") == gen.digest if "generator_sha256" in row
@@ -122,11 +186,26 @@ def _manifest_counts(out: Path, gen: LoadedGenerator, seed: int) -> dict[str, in
                 f"weights {row.get('generator_sha256', 'unknown')}, seed {row.get('run_seed')}), not {gen.path} "
                 f"(step {gen.step}, weights {gen.digest}, seed {seed}); use another --out"
             )
-        if row.get("emotion") not in counts:
+        if row.get("emotion") not in done.images:
             raise DataError(f"{out / MANIFEST}, line {line_no}: emotion {row.get('emotion')!r} is not one of "
                             f"{', '.join(EMOTIONS)}")
-        counts[row["emotion"]] += 1
-    return counts
+        _check_same_filter(row, filt, f"{out / MANIFEST}, line {line_no}")
+        emotion = row["emotion"]
+        # rows written before filters existed name no candidate: there, image i was candidate i
+        candidate = row.get("candidate", done.images[emotion])
+        done.next_candidate[emotion] = max(done.next_candidate[emotion], candidate + 1)
+        done.images[emotion] += 1
+    return done
+
+
+def _check_same_filter(row: dict, filt: SynthesisFilter | None, where: str) -> None:
+    """A folder keeps the filter it was started with: another one would change which candidates pass."""
+    if row.get("filter_sha256") == (filt.digest if filt else None):
+        return
+    made = f"with --filter {row.get('filter')} (weights {row['filter_sha256']})" if row.get("filter_sha256") \
+        else "without --filter"
+    asked = f"with --filter {filt.path} (weights {filt.digest})" if filt else "without one"
+    raise DataError(f"{where}: made {made}, not {asked}; give the same --filter or use another --out")
 
 
 @torch.no_grad()
@@ -139,8 +218,12 @@ def synthesize(
     seed: int = 0,
     batch_size: int = 512,
     progress: bool = True,
+    filter_classifier: str | Path | None = None,
 ) -> dict:
-    """Write n faces per emotion (continuing a previous run into the same folder)."""
+    """Write n faces per emotion (continuing a previous run into the same folder). With
+    ``filter_classifier`` (see :func:`load_filter`) only the candidates that pass it, at most
+    MAX_CANDIDATES_PER_FACE * n candidates per emotion; ``filter`` in the result gives each
+    emotion's threshold and this run's acceptance rate."""
     if n < 1:
         raise DataError(f"--n must be at least 1, got {n}")
     gen = load_generator_file(generator)
@@ -149,6 +232,8 @@ def synthesize(
     train, pool, spec = _source_pool(gen, sources)
     if gen.model.condition == "reference":
         raise DataError("synthesis from a reference-conditioned generator needs references; use fergan transfer")
+    filt = load_filter(filter_classifier, train, emotions) if filter_classifier is not None else None
+    job = _Job(out, gen, train, pool, spec, seed, filt)
     with writer_lock(out):
         swept = sweep_temp_files(out)
         torn = repair_torn_tail(out)
@@ -156,48 +241,118 @@ def synthesize(
             log.warning("%s: removed %d temporary files of an interrupted run", out, swept)
         if torn:
             log.warning("%s: moved a torn last manifest line (%d bytes) to manifest.jsonl.torn", out, torn)
-        done = _manifest_counts(out, gen, seed)
+        done = _manifest_state(out, gen, seed, filt)
         try:
-            written = _write_faces(out, gen, train, pool, spec, emotions, n, seed, done, batch_size, progress)
+            results = _write_faces(job, emotions, n, done, batch_size, progress)
         except OSError as err:
             if not is_disk_full(err):
                 raise DataError(f"cannot write into {out}: {err.strerror or err}") from None
             raise DataError(f"the disk holding {out} is full; every image the manifest lists is whole: free some "
                             "space and run the same command again to continue") from None
-    return {"out": str(out), "written": written, "already_there": {e: done[e] for e in emotions}}
+    summary = {"out": str(out), "written": {e: r.written for e, r in results.items()},
+               "already_there": {e: done.images[e] for e in emotions}}
+    if filt is not None:
+        summary["filter"] = {"path": filt.path, "sha256": filt.digest, "per_emotion": {
+            e: {"threshold": filt.thresholds[e], "candidates": r.candidates, "accepted": r.written,
+                "acceptance_rate": r.written / r.candidates if r.candidates else None,
+                "complete": done.images[e] + r.written >= n}
+            for e, r in results.items()}}
+    return summary
 
 
-def _write_faces(out: Path, gen: LoadedGenerator, train: FaceDataset, pool: torch.Tensor, spec: str,
-                 emotions: Sequence[str], n: int, seed: int, done: dict[str, int], batch_size: int,
-                 progress: bool) -> dict[str, int]:
-    """Each image atomically, then its chunk's rows in one append: a row never lists a missing image."""
-    written = {}
+@dataclass(frozen=True)
+class _Job:
+    """What every candidate of a synthesis run is made from and where it goes."""
+
+    out: Path
+    gen: LoadedGenerator
+    train: FaceDataset
+    pool: torch.Tensor  # rows of ``train`` that may be sources
+    spec: str
+    seed: int
+    filter: SynthesisFilter | None
+
+
+@dataclass(frozen=True)
+class _Written:
+    written: int
+    candidates: int  # made in this run, up to the last one kept once the emotion is complete
+
+
+def _write_faces(job: _Job, emotions: Sequence[str], n: int, done: _Done, batch_size: int,
+                 progress: bool) -> dict[str, _Written]:
+    """Every emotion in turn, with a warning for one the filter's cap on candidates left short."""
+    results = {}
     bar = tqdm(total=n * len(emotions), disable=not progress, desc="fergan synthesize", unit="face")
     for emotion in emotions:
-        (out / emotion).mkdir(exist_ok=True)
-        start = done[emotion]
-        bar.update(min(start, n))
-        for chunk_start in range(start, n, batch_size):
-            indices = range(chunk_start, min(n, chunk_start + batch_size))
-            seeds = [image_seed(seed, emotion, i) for i in indices]
-            picks = torch.tensor([
-                int(pool[torch.randint(len(pool), (1,), generator=torch.Generator().manual_seed(s))])
-                for s in seeds
-            ])
-            target = torch.full((len(picks),), EMOTION_INDEX[emotion])
-            edited = edit_faces(gen.model, to_model_input(train.images[picks]), target)
-            rows = []
-            for i, s, src, face in zip(indices, seeds, picks.tolist(), edited):
-                name = f"{emotion}/{i:06d}.png"
-                atomic_write_bytes(out / name, png_bytes(face))
-                rows.append({"file": name, "emotion": emotion, "source": src, "source_spec": spec,
-                             "seed": s, "run_seed": seed, "index": i, "generator": gen.path, "step": gen.step,
-                             "generator_sha256": gen.digest})
-            append_rows(out, rows)
-            bar.update(len(rows))
-        written[emotion] = max(0, n - start)
+        (job.out / emotion).mkdir(exist_ok=True)
+        bar.update(min(done.images[emotion], n))
+        result = _write_emotion(job, emotion, n, done.images[emotion], done.next_candidate[emotion], batch_size, bar)
+        total = done.images[emotion] + result.written
+        if job.filter is not None and total < n:
+            log.warning("%s: only %d of %d faces passed the filter (threshold %.3f) in the %d candidates allowed "
+                        "(%d per face asked for); those %d are written", emotion, total, n,
+                        job.filter.thresholds[emotion], n * MAX_CANDIDATES_PER_FACE, MAX_CANDIDATES_PER_FACE, total)
+        results[emotion] = result
     bar.close()
-    return written
+    return results
+
+
+def _write_emotion(job: _Job, emotion: str, n: int, have: int, start: int, batch_size: int, bar: tqdm) -> _Written:
+    """Candidates from ``start`` on until ``n`` images of ``emotion`` exist (without a filter every
+    candidate is kept) or the candidates run out. Each image atomically, then its chunk's rows in
+    one append: a row never lists a missing image."""
+    limit = n * MAX_CANDIDATES_PER_FACE if job.filter else n
+    kept_so_far, j = have, start
+    while kept_so_far < n and j < limit:
+        # no more candidates than could be needed (a padded edit batch costs the same as fewer)
+        indices = range(j, min(limit, j + batch_size, j + max(n - kept_so_far, EDIT_BATCH)))
+        seeds, picks, edited = _candidates(job, emotion, indices)
+        kept, probs = _kept(job.filter, edited, emotion, n - kept_so_far)
+        rows = []
+        for k in kept:
+            rows.append(_commit(job, emotion, kept_so_far, indices[k], seeds[k], picks[k], edited[k],
+                                None if probs is None else probs[k]))
+            kept_so_far += 1
+        append_rows(job.out, rows)
+        bar.update(len(rows))
+        j = indices[kept[-1]] + 1 if kept_so_far == n else indices.stop
+    return _Written(kept_so_far - have, j - start)
+
+
+def _candidates(job: _Job, emotion: str, indices: range) -> tuple[list[int], list[int], torch.Tensor]:
+    """(per-image seeds, source rows, uint8 edits) of candidates ``indices`` of ``emotion``:
+    candidate j is a pure function of (run seed, emotion, j)."""
+    seeds = [image_seed(job.seed, emotion, j) for j in indices]
+    picks = torch.tensor([
+        int(job.pool[torch.randint(len(job.pool), (1,), generator=torch.Generator().manual_seed(s))]) for s in seeds
+    ])
+    target = torch.full((len(picks),), EMOTION_INDEX[emotion])
+    return seeds, picks.tolist(), edit_faces(job.gen.model, to_model_input(job.train.images[picks]), target)
+
+
+def _kept(filt: SynthesisFilter | None, edited: torch.Tensor, emotion: str,
+          room: int) -> tuple[list[int], list[float] | None]:
+    """Positions of the candidates to keep (the first ``room`` that pass; all without a filter)
+    and the filter's probabilities."""
+    if filt is None:
+        return list(range(min(room, len(edited)))), None
+    probs = filt.probabilities(edited, emotion).tolist()
+    return [k for k, p in enumerate(probs) if p >= filt.thresholds[emotion]][:room], probs
+
+
+def _commit(job: _Job, emotion: str, index: int, candidate: int, seed: int, source: int, face: torch.Tensor,
+            probability: float | None) -> dict:
+    """Write image ``index`` of ``emotion`` and return its manifest row."""
+    name = f"{emotion}/{index:06d}.png"
+    atomic_write_bytes(job.out / name, png_bytes(face))
+    row = {"file": name, "emotion": emotion, "source": source, "source_spec": job.spec, "seed": seed,
+           "run_seed": job.seed, "index": index, "candidate": candidate, "generator": job.gen.path,
+           "step": job.gen.step, "generator_sha256": job.gen.digest}
+    if job.filter is not None:
+        row |= {"filter": job.filter.path, "filter_sha256": job.filter.digest, "filter_probability": probability,
+                "filter_threshold": job.filter.thresholds[emotion]}
+    return row
 
 
 @torch.no_grad()

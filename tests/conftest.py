@@ -37,10 +37,8 @@ def toy_spec(monkeypatch: pytest.MonkeyPatch):
 def one_torch_thread():
     """One OpenMP thread for a module. On 2 shared cores, OpenMP threads spin-wait for each other
     while other jobs hold the CPU: measured 62 s with 2 threads against 18 s with 1 for
-    test_models.py and test_pretrained.py. Restored afterwards."""
-    import torch
+    test_models.py and test_pretrained.py."""
+    from ferganaug.utils.threads import torch_threads
 
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+    with torch_threads(1):
+        yield

@@ -10,6 +10,9 @@ Per target emotion, beside each other:
 - **KID and FID** in the evaluator's penultimate feature space (no downloaded network),
   synthetic vs real test faces of that emotion, with real *train* vs real test of the same
   emotion as the floor (what two samples of real faces score).
+- **two-sample test**: the held-out accuracy (with a 95% interval) of a small CNN trained to
+  tell the synthetic faces from real *training* faces of that emotion: 50% means it finds no
+  difference a recogniser could learn (``ferganaug.measure.two_sample``).
 - **identity**: the mean grey-level change from the source face, the attention-mask area
   (generators only) and, on the built-in faces, the error against the true render of that
   person with that expression beside the error of returning the source unchanged, with the

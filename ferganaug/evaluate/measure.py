@@ -25,6 +25,7 @@ from ferganaug.data.dataset import FaceDataset
 from ferganaug.data.errors import DataError
 from ferganaug.emotions import EMOTION_INDEX, EMOTIONS
 from ferganaug.measure.distances import frechet_distance, kernel_inception_distance
+from ferganaug.measure.two_sample import two_sample_accuracy
 
 log = logging.getLogger(__name__)
 
@@ -127,9 +128,11 @@ def set_distances(
 
 class _Reference:
     """The evaluator and what it makes of the real data: test-split features, logits and
-    report; training faces' features on demand (a seeded subsample per emotion)."""
+    report; training faces' features on demand (a seeded subsample per emotion); with
+    ``two_sample`` the two-sample test of every set of synthetic faces."""
 
-    def __init__(self, data: FaceDataset, evaluator_checkpoint: str | Path, n_per_emotion: int, seed: int) -> None:
+    def __init__(self, data: FaceDataset, evaluator_checkpoint: str | Path, n_per_emotion: int, seed: int,
+                 two_sample: bool = True) -> None:
         if not data.has_split("test"):
             raise DataError(f"dataset '{data.source}' has no test split; fergan evaluate compares with real test faces")
         self.model, self.artifact = load_classifier(evaluator_checkpoint, expected_class_names=EMOTIONS)
@@ -140,6 +143,7 @@ class _Reference:
         self.report = classification_report(self.test.labels, logits, EMOTIONS)
         self.n_per_emotion = n_per_emotion
         self.seed = seed
+        self.two_sample = two_sample
 
     @property
     def dim(self) -> int:
@@ -185,7 +189,23 @@ class _Reference:
                 row["truth_hit_rate"] = hit_rate(self.model, truth, emotion)
         if mask_area is not None:
             row["mask_area"] = float(mask_area.mean())
+        if self.two_sample:
+            row["two_sample"] = self.two_sample_test(emotion, faces)
         return row
+
+    def two_sample_test(self, emotion: str, faces: torch.Tensor) -> dict:
+        """How well a small CNN tells ``faces`` from real faces of ``emotion`` (50%: not at all)."""
+        k = EMOTION_INDEX[emotion]
+        # Real TRAINING faces of the target, never test faces, whichever split the edits' sources
+        # come from: the question is whether a recogniser learning from real training faces could
+        # tell the synthetic ones apart, and test faces stay out of everything but the final
+        # scores. (With --sources-split train both sides show the same people; with test, the
+        # synthetic side shows test people, disjoint from training ones on the built-in faces.)
+        real = self.train.images[self.train.labels == k]
+        if min(len(real), len(faces)) < 2:
+            return {"accuracy": None, "low": None, "high": None, "n_held_out": 0, "n_per_side": 0,
+                    "reason": "fewer than 2 faces in a set"}
+        return two_sample_accuracy(real, faces, seed=self.seed + 7919 * k + 2).to_dict() | {"reason": None}
 
 
 def compare_with_truth(faces: torch.Tensor, sources: torch.Tensor, truth: torch.Tensor) -> dict[str, float]:
@@ -227,6 +247,8 @@ def _summary(per_emotion: dict, reference: _Reference, n_per_emotion: int, seed:
 
     kids = [(r["kid"]["value"], r["kid"]["floor"]) for r in rows
             if r["kid"]["value"] is not None and r["kid"]["floor"] is not None]
+    two_sample = [r["two_sample"]["accuracy"] for r in rows
+                  if "two_sample" in r and r["two_sample"]["accuracy"] is not None]
     summary = {
         "mean_hit_rate": mean("hit_rate"),
         "mean_evaluator_recall_on_real": mean("evaluator_recall_on_real"),
@@ -235,6 +257,8 @@ def _summary(per_emotion: dict, reference: _Reference, n_per_emotion: int, seed:
         "mean_kid": sum(k for k, _ in kids) / len(kids) if kids else None,
         "mean_kid_floor": sum(f for _, f in kids) / len(kids) if kids else None,
         "n_emotions_with_kid": len(kids),
+        "mean_two_sample_accuracy": sum(two_sample) / len(two_sample) if two_sample else None,
+        "n_emotions_with_two_sample": len(two_sample),
         "n_per_emotion": n_per_emotion,
         "seed": seed,
         "feature_space": f"penultimate features of the evaluator ({reference.dim}-d)",
@@ -271,9 +295,10 @@ def measure_generator(
     n_per_emotion: int = DEFAULT_N_PER_EMOTION,
     seed: int = 0,
     progress: bool = False,
+    two_sample: bool = True,
 ) -> tuple[dict, SampleGrid]:
     """:func:`evaluate_generator`'s report and the sample grid for the sheet."""
-    reference = _Reference(data, evaluator_checkpoint, n_per_emotion, seed)
+    reference = _Reference(data, evaluator_checkpoint, n_per_emotion, seed, two_sample)
     split = data.split(sources_split)
     wanted = torch.tensor([EMOTION_INDEX[e] for e in source_emotions])
     rows = torch.isin(split.labels, wanted).nonzero().flatten()
@@ -310,21 +335,23 @@ def evaluate_generator(
     n_per_emotion: int = DEFAULT_N_PER_EMOTION,
     seed: int = 0,
     progress: bool = False,
+    two_sample: bool = True,
 ) -> dict:
     """Per target emotion (every emotion but the sources'): edit up to ``n_per_emotion``
     ``sources_split`` source faces (a seeded subsample, the same for every target) and report
     hit rate, the evaluator's recall on real test faces, KID/FID with their floors, pixel
-    change, mask area and (built-in data) the error against the ground-truth render."""
+    change, mask area, (built-in data) the error against the ground-truth render and, with
+    ``two_sample``, the two-sample test against real training faces of the target."""
     return measure_generator(generator, source_emotions, data, evaluator_checkpoint, sources_split, n_per_emotion,
-                             seed, progress)[0]
+                             seed, progress, two_sample)[0]
 
 
 def measure_synthetic(
     folder, data: FaceDataset, evaluator_checkpoint: str | Path, n_per_emotion: int = DEFAULT_N_PER_EMOTION,
-    seed: int = 0, progress: bool = False,
+    seed: int = 0, progress: bool = False, two_sample: bool = True,
 ) -> tuple[dict, SampleGrid]:
     """:func:`evaluate_synthetic`'s report and the sample grid for the sheet."""
-    reference = _Reference(data, evaluator_checkpoint, n_per_emotion, seed)
+    reference = _Reference(data, evaluator_checkpoint, n_per_emotion, seed, two_sample)
     faces = folder.faces
     present = [e for e in EMOTIONS if bool((faces.labels == EMOTION_INDEX[e]).any())]
     per_emotion, columns = {}, []
@@ -352,9 +379,9 @@ def measure_synthetic(
 
 def evaluate_synthetic(
     folder, data: FaceDataset, evaluator_checkpoint: str | Path, n_per_emotion: int = DEFAULT_N_PER_EMOTION,
-    seed: int = 0, progress: bool = False,
+    seed: int = 0, progress: bool = False, two_sample: bool = True,
 ) -> dict:
     """Per emotion in a synthetic folder (see :func:`~ferganaug.evaluate.inputs.read_synthetic_folder`):
     up to ``n_per_emotion`` of its faces (seeded) measured like :func:`evaluate_generator`'s
     edits, against the source faces the manifest names (no mask area: the folder has none)."""
-    return measure_synthetic(folder, data, evaluator_checkpoint, n_per_emotion, seed, progress)[0]
+    return measure_synthetic(folder, data, evaluator_checkpoint, n_per_emotion, seed, progress, two_sample)[0]

@@ -19,6 +19,12 @@ def _num(v, fmt: str = ".3g") -> str:
     return "-" if v is None else format(v, fmt)
 
 
+def _two_sample(result: dict) -> str:
+    if result["accuracy"] is None:
+        return "-"
+    return f"{_pct(result['accuracy'])} ({result['low'] * 100:.0f}-{result['high'] * 100:.0f})"
+
+
 def format_generator_report(report: dict) -> str:
     """A table with one row per target emotion, the reasons for any missing distance, and
     summary lines (works for generator and synthetic-folder reports)."""
@@ -33,8 +39,10 @@ def format_generator_report(report: dict) -> str:
         ("KID floor", 10, lambda e, r: _num(r["kid"]["floor"])),
         ("FID", 8, lambda e, r: _num(r["fid"]["value"])),
         ("FID floor", 10, lambda e, r: _num(r["fid"]["floor"])),
-        ("pixel chg", 10, lambda e, r: _num(r["pixel_change"], ".2f")),
     ]
+    if any("two_sample" in r for r in rows.values()):  # absent when skipped (--no-two-sample)
+        columns.append(("2-sample (95% CI)", 18, lambda e, r: _two_sample(r["two_sample"])))
+    columns.append(("pixel chg", 10, lambda e, r: _num(r["pixel_change"], ".2f")))
     if any("mask_area" in r for r in rows.values()):
         columns.append(("mask", 7, lambda e, r: _pct(r.get("mask_area"))))
     if any("mae_vs_truth" in r for r in rows.values()):
@@ -53,6 +61,9 @@ def format_generator_report(report: dict) -> str:
             for emotion, r in rows.items():
                 if r[metric][key]:
                     missing.setdefault(f"{metric.upper()}{what} ({r[metric][key]})", []).append(emotion)
+    for emotion, r in rows.items():
+        if r.get("two_sample", {}).get("reason"):
+            missing.setdefault(f"two-sample test ({r['two_sample']['reason']})", []).append(emotion)
     for why, emotions in missing.items():
         lines.append(f"- {why}: {', '.join(emotions)}")
     for emotion, r in rows.items():
@@ -71,6 +82,10 @@ def format_generator_report(report: dict) -> str:
     if s.get("mean_kid") is not None:
         lines.append(f"mean KID {s['mean_kid']:.3g} vs {s['mean_kid_floor']:.3g} for real train vs test "
                      f"({s['n_emotions_with_kid']} emotions; {s['feature_space']})")
+    if s.get("mean_two_sample_accuracy") is not None:
+        lines.append(f"mean two-sample accuracy {_pct(s['mean_two_sample_accuracy'])} ({s['n_emotions_with_two_sample']} "
+                     "emotions): a small CNN telling synthetic from real training faces, scored on held-out ones "
+                     "(50%: indistinguishable)")
     if s.get("mean_pixel_change") is not None:
         mask = f", mean mask area {_pct(s['mean_mask_area'])}" if s.get("mean_mask_area") is not None else ""
         lines.append(f"mean grey-level change from the source {s['mean_pixel_change']:.2f}{mask}")

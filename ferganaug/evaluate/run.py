@@ -34,6 +34,7 @@ def evaluate_path(
     n_per_emotion: int = DEFAULT_N_PER_EMOTION,
     seed: int = 0,
     progress: bool = True,
+    two_sample: bool = True,
 ) -> tuple[dict, Path, Path]:
     """Evaluate a `fergan train` run (or its generator.pt) or a `fergan synthesize` folder;
     returns the report and the paths of metrics.json and metrics.png.
@@ -43,7 +44,7 @@ def evaluate_path(
     ``<generator run>/evaluator-<model>-seed<seed>`` (a synthetic folder whose generator run
     is not at hand keeps it in the folder itself), with ``evaluator_precision`` ("auto" measures
     the fastest path; "fp32" skips the probe) and ``evaluator_sampler`` (class-"balanced" batches,
-    or the data's "natural" frequencies)."""
+    or the data's "natural" frequencies); ``two_sample=False`` skips the two-sample test."""
     loaded: dict[str, object] = {}
 
     def load(spec: str):
@@ -64,7 +65,7 @@ def evaluate_path(
         checkpoint, trained = resolve_evaluator(evaluator, spec, home, evaluator_model, evaluator_epochs,
                                                 evaluator_seed, progress, evaluator_precision, evaluator_sampler)
         report, grid = measure_generator(gen.model, gen.source_emotions, real, checkpoint, sources_split,
-                                         n_per_emotion, seed, progress)
+                                         n_per_emotion, seed, progress, two_sample)
         report["generator"] = {"path": gen.path, "step": gen.step}
         runs = [home]
     else:
@@ -78,7 +79,7 @@ def evaluate_path(
         real = load_real_data(spec, load)
         checkpoint, trained = resolve_evaluator(evaluator, spec, home, evaluator_model, evaluator_epochs,
                                                 evaluator_seed, progress, evaluator_precision, evaluator_sampler)
-        report, grid = measure_synthetic(folder, real, checkpoint, n_per_emotion, seed, progress)
+        report, grid = measure_synthetic(folder, real, checkpoint, n_per_emotion, seed, progress, two_sample)
         report["synthetic"] = {"path": str(folder.path), "rows": len(folder.faces), "generators": list(folder.generators),
                                "steps": list(folder.steps), "source_specs": list(folder.source_specs)}
         runs = [folder.generator_run] if folder.generator_run else []

@@ -1,10 +1,12 @@
-"""Pure measurement functions for the augmentation study (layer 0: numpy and scipy only).
+"""Measurement functions for the augmentation study (layer 0).
 
 ``distances``: how far apart two feature sets are (FID, KID).
 ``bootstrap``: how sure we are of a score and of a difference between conditions.
+``two_sample``: whether a small critic can tell synthetic faces from real ones (torch).
 
-Nothing here touches models, files or torch: callers extract features and predictions, these
-functions only turn arrays into numbers, so every one can be checked by hand.
+Nothing here reads files or knows the toolkit's models: callers extract features and
+predictions, these functions turn arrays into numbers; the distances and intervals are pure
+numpy and scipy, so every one can be checked by hand.
 """
 
 from ferganaug.measure.bootstrap import (

@@ -8,8 +8,7 @@ frame (face.py) -> pose, occluder, light and camera effects in image space (nuis
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -20,6 +19,7 @@ from ferganaug.data.builtin.face import draw_hair, draw_half_face
 from ferganaug.data.builtin.geometry import face_geometry
 from ferganaug.data.builtin.identity import identity_table
 from ferganaug.data.builtin.nuisance import nuisance_params, occlude, photometric, warp
+from ferganaug.utils.threads import torch_threads
 
 GENERATOR_VERSION = "builtin-v1"
 _CHUNK = 256  # faces per pass: buffers stay small (large ones page-fault on every allocation)
@@ -53,7 +53,7 @@ def render(
     if not torch.isfinite(inten).all() or (inten < 0).any():
         raise ValueError("intensities must be finite and non-negative")
     out = torch.empty(n, 1, SIZE, SIZE, dtype=torch.uint8)
-    with torch.no_grad(), _one_thread():
+    with torch.no_grad(), torch_threads(1):
         for s in range(0, n, _CHUNK):
             e = min(n, s + _CHUNK)
             # Pad every chunk to a multiple of _ALIGN faces (repeating the last): vectorised
@@ -62,19 +62,6 @@ def render(
             rows = torch.arange(s, s + math.ceil((e - s) / _ALIGN) * _ALIGN).clamp_max(n - 1)
             out[s:e] = _render_chunk(ids[rows], emo[rows], inten[rows], seeds[rows], nuisance)[: e - s]
     return out
-
-
-@contextmanager
-def _one_thread() -> Iterator[None]:
-    """Run torch ops single-threaded: they are small (a chunk's regions), so fanning them out
-    costs more than it gains, and it collapses when other processes share the cores
-    (measured here: 1.4 s for 10k faces on one thread, 8-11 s on two with the cores busy)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _render_chunk(ids: torch.Tensor, emo: torch.Tensor, inten: torch.Tensor, seeds: torch.Tensor,
