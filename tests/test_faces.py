@@ -12,7 +12,7 @@ from ferganaug.faces.align import align_faces, crop_matrix
 from ferganaug.faces.blend import feather_mask, paste_edit
 from ferganaug.faces.detect import DETECTORS, Face, create_detector, detect_faces, iou
 from ferganaug.faces.photo import PhotoError, read_photo
-from tests.photos import ASTRONAUT_FACE, astronaut, face_patch, faceless, faces_on_canvas
+from photos import ASTRONAUT_FACE, astronaut, face_patch, faceless, faces_on_canvas
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from ferganaug.emotions import EMOTIONS
 from ferganaug.gan.networks import Generator
 from ferganaug.gan.train import generator_artifact
 from ferganaug.utils.files import atomic_torch_save
-from tests.photos import astronaut, faceless, faces_on_canvas
+from photos import astronaut, faceless, faces_on_canvas
 
 
 @pytest.fixture(scope="module")
