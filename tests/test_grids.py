@@ -141,7 +141,7 @@ def test_transfer_writes_a_labelled_grid(tmp_path):
     photo = tmp_path / "me.jpg"
     Image.new("RGB", (120, 90), (200, 150, 120)).save(photo)
 
-    [written] = transfer(tmp_path / "run", [photo], tmp_path / "out")
+    [written] = transfer(tmp_path / "run", [photo], tmp_path / "out").written  # no detector: the image is the face
     assert written == tmp_path / "out" / "me_all-emotions.png"
     image = Image.open(written)
     bare = grid_canvas(torch.zeros(1, 1 + len(EMOTIONS), 48, 48, dtype=torch.uint8))
