@@ -186,12 +186,13 @@ def transfer_command(images, generator, emotion, grid, detector, no_detect, refe
 @click.option("--sources-split", type=click.Choice(["train", "val", "test"]), default="test", help="Split whose source faces a generator edits.")
 @click.option("--n-per-emotion", type=click.IntRange(min=2), default=2000, help="Faces per emotion to edit or use (a seeded subsample when there are more).")
 @click.option("--seed", type=int, default=0, help="Seed of the subsamples, KID subsets and two-sample tests.")
+@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto", help="Numeric path of the automatic evaluator's training (auto measures the candidates).")
 @click.option("--no-two-sample", is_flag=True, help="Skip the two-sample test (a small CNN trained per target emotion to tell synthetic from real training faces: seconds each on 2 CPU cores).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @user_errors
 def evaluate_command(target, data, evaluator, evaluator_model, evaluator_epochs, evaluator_seed, evaluator_sampler, sources_split,
-                     n_per_emotion, seed, no_two_sample, as_json, quiet) -> None:
+                     n_per_emotion, seed, precision, no_two_sample, as_json, quiet) -> None:
     """Measure a fergan train run (its generator edits real source faces) or a synthetic folder
     written by fergan synthesize, per target emotion: hit rate by an independent evaluator beside
     its recall on real faces, KID/FID against real test faces beside the real-train floor, the
@@ -203,8 +204,8 @@ def evaluate_command(target, data, evaluator, evaluator_model, evaluator_epochs,
 
     report, json_path, png_path = evaluate_path(
         target, data=data, evaluator=evaluator, evaluator_model=evaluator_model, evaluator_epochs=evaluator_epochs,
-        evaluator_seed=evaluator_seed, evaluator_sampler=evaluator_sampler, sources_split=sources_split, n_per_emotion=n_per_emotion, seed=seed,
-        progress=not quiet, two_sample=not no_two_sample,
+        evaluator_seed=evaluator_seed, evaluator_sampler=evaluator_sampler, evaluator_precision=precision,
+        sources_split=sources_split, n_per_emotion=n_per_emotion, seed=seed, progress=not quiet, two_sample=not no_two_sample,
     )
     changes = png_path.parent / CHANGES_PNG
     if as_json:  # exactly one JSON document on stdout; the paths go to stderr

@@ -112,7 +112,7 @@ def test_generator_report_per_emotion(data, evaluator, gan_run):
     from ferganaug.synth import load_generator_file
 
     gen = load_generator_file(gan_run)
-    report = evaluate_generator(gen.model, gen.source_emotions, data, evaluator, n_per_emotion=10)
+    report = evaluate_generator(gen.model, gen.source_emotions, data, evaluator, n_per_emotion=10, two_sample=False)
     assert list(report["per_emotion"]) == TARGETS
     test_counts = data.split("test").class_counts()
     for emotion, row in report["per_emotion"].items():
@@ -132,7 +132,7 @@ def test_generator_report_per_emotion(data, evaluator, gan_run):
 
 
 def test_identity_edit_scores_the_source(data, evaluator):
-    report = evaluate_generator(_identity, ("neutral",), data, evaluator)
+    report = evaluate_generator(_identity, ("neutral",), data, evaluator, two_sample=False)
     for row in report["per_emotion"].values():
         assert row["pixel_change"] == 0 and row["mask_area"] == 0
         assert row["mae_vs_truth"] == pytest.approx(row["mae_source_vs_truth"])
@@ -155,7 +155,7 @@ def test_floor_is_real_train_vs_real_test(data, evaluator, monkeypatch):
 
     calls = []
     monkeypatch.setattr(measure, "set_distances", lambda *args, **kw: _record(calls, args))
-    evaluate_generator(_identity, ("neutral",), data, evaluator, n_per_emotion=12)
+    evaluate_generator(_identity, ("neutral",), data, evaluator, n_per_emotion=12, two_sample=False)
     model, _ = load_classifier(evaluator)
     train, test = data.split("train"), data.split("test")
     assert len(calls) == len(TARGETS)
@@ -178,14 +178,14 @@ def test_reference_conditioned_generator(data, evaluator, tmp_path):
     from ferganaug.synth import load_generator_file
 
     gen = load_generator_file(_save_generator(tmp_path / "ref", condition="reference"))
-    report = evaluate_generator(gen.model, gen.source_emotions, data, evaluator, n_per_emotion=4)
+    report = evaluate_generator(gen.model, gen.source_emotions, data, evaluator, n_per_emotion=4, two_sample=False)
     assert all(row["n"] == 4 for row in report["per_emotion"].values())
 
 
 @pytest.mark.slow
 def test_cli_on_a_run_writes_metrics_json_and_sheet(gan_run, evaluator):
     result = CliRunner().invoke(main, ["evaluate", str(gan_run), "--evaluator", str(evaluator), "--n-per-emotion", "8",
-                                       "--json", "--quiet"])
+                                       "--json", "--quiet", "--no-two-sample"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)  # --json: exactly one document on stdout, the paths on stderr
     assert f"metrics: {gan_run / 'metrics.json'}" in result.stderr
@@ -197,7 +197,7 @@ def test_cli_on_a_run_writes_metrics_json_and_sheet(gan_run, evaluator):
     assert Image.open(gan_run / "changes.png").size[0] > 500  # built-in data: drawn vs true change
     assert not (gan_run / "generator_metrics.json").exists()
     text = CliRunner().invoke(main, ["evaluate", str(gan_run), "--evaluator", str(evaluator), "--n-per-emotion", "8",
-                                     "--quiet"])
+                                     "--quiet", "--no-two-sample"])
     assert text.exit_code == 0 and "mean target hit rate" in text.output and "sheet:" in text.output
     assert f"changes (drawn vs true): {gan_run / 'changes.png'}" in text.output
 
@@ -246,7 +246,7 @@ def test_synthetic_folder_is_measured_against_its_sources(synthetic, data, evalu
     read = read_synthetic_folder(folder)
     train = data.split("train")
     assert torch.equal(read.sources.images, train.images[torch.tensor(happy_src + grey_src)])
-    report = evaluate_synthetic(read, data, evaluator)
+    report = evaluate_synthetic(read, data, evaluator, two_sample=False)
     happy, disgust = report["per_emotion"]["happy"], report["per_emotion"]["disgust"]
     assert list(report["per_emotion"]) == ["disgust", "happy"]
     assert happy["n"] == 5 and disgust["n"] == 3
@@ -285,7 +285,7 @@ def test_cli_on_a_synthetic_folder_trains_its_evaluator_in_the_folder(synthetic,
     assert report["kind"] == "synthetic" and report["synthetic"]["rows"] == 8
     assert report["summary"]["evaluator"]["trained_here"] is True
     # the same folder again: the evaluator is found, not retrained; other data is refused
-    result = CliRunner().invoke(main, ["evaluate", str(folder), "--quiet"])
+    result = CliRunner().invoke(main, ["evaluate", str(folder), "--quiet", "--no-two-sample", "--precision", "fp32"])
     assert result.exit_code == 0, result.output
     assert json.loads(json_path.read_text())["summary"]["evaluator"]["trained_here"] is False
     result = CliRunner().invoke(main, ["evaluate", str(folder), "--data", "builtin:train=60,val=10,test=30,seed=4"])
@@ -309,7 +309,8 @@ def test_evaluator_folders_tell_the_samplers_apart(tmp_path):
 def test_synthetic_folder_without_sources_still_gets_hit_rate_and_kid(tmp_path, evaluator, data):
     faces = data.split("test").images[:4]
     folder = _write_synthetic(tmp_path / "s", [("fear", None, f) for f in faces])
-    result = CliRunner().invoke(main, ["evaluate", str(folder), "--evaluator", str(evaluator), "--data", TINY, "--json"])
+    result = CliRunner().invoke(main, ["evaluate", str(folder), "--evaluator", str(evaluator), "--data", TINY, "--json",
+                                       "--no-two-sample"])
     assert result.exit_code == 0, result.output
     report = json.loads((folder / "metrics.json").read_text())
     assert report["per_emotion"]["fear"]["pixel_change"] is None and "no source face" in report["summary"]["note"]

@@ -161,7 +161,7 @@ def test_data_without_neutral_faces(tmp_path):
 @pytest.mark.slow
 def test_evaluate_reports_hit_rate_and_truth_error(gan_run):
     result = CliRunner().invoke(main, ["evaluate", gan_run, "--evaluator-model", "basic-cnn", "--evaluator-epochs", "1",
-                                       "--json", "--quiet"])
+                                       "--json", "--quiet", "--no-two-sample", "--precision", "fp32"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)  # --json: exactly one document on stdout
     assert set(report["per_emotion"]) == {"angry", "disgust", "fear", "happy", "sad", "surprise"}
