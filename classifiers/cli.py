@@ -56,6 +56,22 @@ def models_command(as_json: bool) -> None:
         )
 
 
+@main.command("presets")
+@click.option("--json", "as_json", is_flag=True, help="Print each preset's resolved training config.")
+@user_errors
+def presets_command(as_json: bool) -> None:
+    """List the committed training recipes (`fer-classify train --preset NAME`), one line each."""
+    from classifiers.presets import list_presets, resolve_preset_config
+
+    presets = list_presets()
+    if as_json:
+        click.echo(json_text({name: resolve_preset_config(name).to_dict() for name in presets}))
+        return
+    width = max(map(len, presets), default=0)
+    for name, description in presets.items():
+        click.echo(f"{name:<{width}}  {description}")
+
+
 @main.command("data-info")
 @click.argument("data", metavar="DATA")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
@@ -77,7 +93,8 @@ def data_info_command(data: str, as_json: bool, skip_bad: bool, cache_dir: str |
 
 @main.command("train")
 @click.option("--data", default="builtin", metavar="SPEC", help="Dataset spec (see data-info).")
-@click.option("--model", type=click.Choice(list_models()), default="deep-cnn", help="Registered design.")
+@click.option("--preset", default=None, metavar="NAME", help="Committed recipe (see `fer-classify presets`): a design and its training fields; the options given here go on top.")
+@click.option("--model", type=click.Choice(list_models()), default=None, help="Registered design [default: the preset's, else deep-cnn].")
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Epochs [default: the design's recipe].")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, help="[default: recipe]")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None, help="Learning rate [default: recipe].")
@@ -92,7 +109,7 @@ def data_info_command(data: str, as_json: bool, skip_bad: bool, cache_dir: str |
 @click.option("--sync-bn", is_flag=True, help="Under torchrun on GPUs: BatchNorm statistics over the global batch (SyncBatchNorm) instead of each rank's shard.")
 @click.option("--augment", type=click.Choice(["none", "light", "standard", "strong"]), default=None, help="Augmentation preset [default: recipe].")
 @click.option("--early-stopping", type=click.IntRange(min=1), default=None, metavar="PATIENCE", help="Stop after PATIENCE epochs without improvement; best weights are restored [default: recipe].")
-@click.option("--monitor", type=click.Choice(["val_acc", "val_loss", "val_macro_f1"]), default="val_acc", help="What best/early stopping watch.")
+@click.option("--monitor", type=click.Choice(["val_acc", "val_loss", "val_macro_f1"]), default=None, help="What best/early stopping watch [default: val_acc].")
 @click.option("--freeze-epochs", type=click.IntRange(min=0), default=None, help="Epochs with the pretrained backbone frozen [default: recipe].")
 @click.option("--input-size", type=click.IntRange(min=32), default=None, help="Input size for 224-px designs (e.g. 112 on CPU).")
 @click.option("--weights", type=click.Path(exists=True, dir_okay=False), default=None, help="ImageNet state dict for transfer designs.")
@@ -101,7 +118,7 @@ def data_info_command(data: str, as_json: bool, skip_bad: bool, cache_dir: str |
 @click.option("--augment-ratio", type=click.FloatRange(min=0, min_open=True), default=None, help="At most RATIO x the real training count per emotion.")
 @click.option("--augment-emotions", default=None, metavar="LIST", help="Only these emotions' synthetic faces are added (comma-separated) [default: all].")
 @click.option("--augment-weight", type=click.FloatRange(min=0), default=None, metavar="W", show_default="1.0", help="Factor on each synthetic face's loss term (real faces weigh 1; 0 = synthetic faces add no gradient).")
-@click.option("--seed", type=int, default=0, help="Seed for weights, sampling and augmentation.")
+@click.option("--seed", type=int, default=None, help="Seed for weights, sampling and augmentation [default: 0].")
 @click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto", help="auto measures the candidates and keeps the fastest.")
 @click.option("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
 @click.option("--out", "runs_root", type=click.Path(file_okay=False), default="runs/fer-classify", help="Folder of run folders.")
@@ -114,7 +131,8 @@ def data_info_command(data: str, as_json: bool, skip_bad: bool, cache_dir: str |
 def train_command(**opts) -> None:
     """Train a classifier, then evaluate it on the test split.
 
-    Options left unset take the design's study recipe (see `fer-classify models`).
+    Options left unset take the preset's recipe (--preset, see `fer-classify presets`),
+    else the design's study recipe (see `fer-classify models`).
     Writes a run folder with config.json, stats.jsonl, curves.png, confusion.png,
     checkpoints/ and model.pt.
     """
@@ -146,6 +164,7 @@ _RECIPE_OPTIONS = ("optimizer", "lr", "weight_decay", "momentum", "nesterov", "s
 
 
 def _train_config(opts: dict):
+    from classifiers.presets import preset_train_table
     from classifiers.train_config import resolve_train_config
     from ferganaug.data.imbalance import parse_class_weights
     from ferganaug.engine.config import ConfigError, parse_assignment
@@ -165,15 +184,22 @@ def _train_config(opts: dict):
             raise click.UsageError("--sync-bn needs GPUs: torch's SyncBatchNorm runs on CUDA only (on CPU each "
                                    "rank keeps BatchNorm statistics over its own shard)")
         choices["sync_batchnorm"] = True
-    choices |= {"balanced_sampler": opts["balanced_sampler"], "monitor": opts["monitor"], "seed": opts["seed"],
-                "precision": opts["precision"], "device": opts["device"], "weights": opts["weights"]}
-    if opts["input_size"]:
-        choices["model_kwargs"] = {"input_size": opts["input_size"]}
+    if opts["balanced_sampler"]:
+        choices["balanced_sampler"] = True
+    choices |= {name: opts[name] for name in ("monitor", "seed") if opts[name] is not None}
+    choices |= {"precision": opts["precision"], "device": opts["device"], "weights": opts["weights"]}
     try:
+        # The preset's fields first (a --model replaces its design), the options given here on top.
+        base = preset_train_table(opts["preset"]) if opts["preset"] else {"model": "deep-cnn"}
+        model = opts["model"] or base.pop("model")
+        base.pop("model", None)
+        if opts["input_size"]:
+            choices["model_kwargs"] = dict(base.get("model_kwargs", {})) | {"input_size": opts["input_size"]}
+        choices = base | choices
         for text in opts["assignments"]:
             key, value = parse_assignment(text)
             choices[key] = value
-        return resolve_train_config(opts["model"], choices, "fer-classify train")
+        return resolve_train_config(model, choices, "fer-classify train")
     except (ConfigError, ValueError) as err:
         raise click.UsageError(str(err)) from None
 

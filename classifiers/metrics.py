@@ -101,6 +101,14 @@ def format_report(report: dict) -> str:
             f"leak-free accuracy {lf['accuracy'] * 100:.2f}% on {lf['n']} images "
             f"({lf['dropped']} exact copies of training images dropped)"
         )
+    if "without_tta" in report:
+        plain = report["without_tta"]
+        lines.append(
+            f"test-time augmentation {report['tta']} ({report['seconds']:.1f} s): without it accuracy "
+            f"{plain['accuracy'] * 100:.2f}%, macro-F1 {plain['macro_f1'] * 100:.2f}%"
+            + (f", leak-free {plain['leak_free_accuracy'] * 100:.2f}%" if plain.get("leak_free_accuracy") is not None else "")
+            + f" ({plain['seconds']:.1f} s)"
+        )
     lines.append(f"{'class':<10} {'precision':>9} {'recall':>7} {'f1':>7} {'auc':>7} {'support':>8}")
     for name, m in report["per_class"].items():
         auc = f"{m['auc']:.3f}" if m.get("auc") is not None else "   -"

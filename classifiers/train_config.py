@@ -9,6 +9,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from classifiers.inference import TTA_MODES
 from ferganaug.data.augment import preset
 from ferganaug.engine.config import ConfigError, check_keys, config_from_dict, config_to_dict
 
@@ -58,6 +59,8 @@ class TrainConfig:
     device: str = "auto"
     weights: str | None = None
     eval_batch_size: int = 128
+    # Test-time augmentation of the final test report (the plain figures are kept beside it).
+    test_tta: str = "none"
     # Under torchrun: BatchNorm statistics over the global batch (SyncBatchNorm, GPUs only)
     # instead of each rank's shard.
     sync_batchnorm: bool = False
@@ -86,6 +89,8 @@ class TrainConfig:
             if not self.balanced_sampler:
                 raise ValueError("synthetic_share needs balanced_sampler: it is the synthetic share of an emotion's "
                                  "draws in the class-balanced sampler")
+        if self.test_tta not in TTA_MODES:
+            raise ValueError(f"unknown test_tta '{self.test_tta}'; expected one of {', '.join(TTA_MODES)}")
         preset(self.augment)  # validates the name
 
     def to_dict(self) -> dict:

@@ -41,7 +41,7 @@ from ferganaug.engine.config import config_from_dict, config_to_dict
 from ferganaug.engine.run_folder import CONFIG_JSON
 from ferganaug.utils.files import atomic_write_json, atomic_write_text, json_text
 from ferganaug.utils.hardware import cpu_info, resolve_device
-from ferganaug.utils.precision import measure_train_throughput, pick_fastest
+from ferganaug.utils.precision import capped_probe, measure_train_throughput, pick_fastest
 
 OPTIONS_FILE, TABLE_FILE, RESULT_FILE = "zoo.json", "zoo.md", "result.json"
 # An epoch costs more than its training steps: augmentation, the sampler, validation. Measured
@@ -83,10 +83,10 @@ def plan_epochs(config: TrainConfig, n_train: int, n_val: int, budget_s: float) 
     def make_model() -> torch.nn.Module:
         return create_model(config.model, num_classes=num_classes, **config.model_kwargs)
 
-    def rate(path) -> float:
-        return measure_train_throughput(make_model, path, device, config.batch_size, seconds=1.0)
+    def rate(path, floor: float = 0.0) -> float:
+        return measure_train_throughput(make_model, path, device, config.batch_size, seconds=1.0, give_up_below=floor)
 
-    path, rates = pick_fastest(config.precision, device, rate, rounds=1)
+    path, rates = pick_fastest(config.precision, device, capped_probe(rate), rounds=1)
     images_per_s = rates.get(path.name) or rate(path)
     epoch_s = EPOCH_OVERHEAD * (n_train + n_val / 3) / images_per_s  # validation is forward only
     return min(config.epochs, int(budget_s // epoch_s)), epoch_s

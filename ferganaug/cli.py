@@ -180,7 +180,8 @@ def transfer_command(images, generator, emotion, grid, detector, no_detect, refe
 @click.option("--data", default=None, metavar="SPEC", help="Real faces to compare with (needs a test split) [default: the generator's training data, or the synthetic folder's source data]")
 @click.option("--evaluator", type=click.Path(exists=True), default=None, metavar="CKPT", help="Independent classifier; trained on the real training split when omitted.")
 @click.option("--evaluator-model", default="resnet-baseline", help="Design of the automatic evaluator (not the loss classifier's).")
-@click.option("--evaluator-epochs", type=click.IntRange(min=1), default=12)
+@click.option("--evaluator-preset", default=None, metavar="NAME", help="Classifier preset (see `fer-classify presets`) of the automatic evaluator: its design and recipe replace --evaluator-model's.")
+@click.option("--evaluator-epochs", type=click.IntRange(min=1), default=None, help="Automatic evaluator's epochs [default: 12, or the preset's].")
 @click.option("--evaluator-seed", type=int, default=1)
 @click.option("--evaluator-sampler", type=click.Choice(["balanced", "natural"]), default="balanced", help="Automatic evaluator's batches: class-balanced, or the data's own class frequencies (evaluators before 2026-11-24).")
 @click.option("--sources-split", type=click.Choice(["train", "val", "test"]), default="test", help="Split whose source faces a generator edits.")
@@ -191,7 +192,7 @@ def transfer_command(images, generator, emotion, grid, detector, no_detect, refe
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @user_errors
-def evaluate_command(target, data, evaluator, evaluator_model, evaluator_epochs, evaluator_seed, evaluator_sampler, sources_split,
+def evaluate_command(target, data, evaluator, evaluator_model, evaluator_preset, evaluator_epochs, evaluator_seed, evaluator_sampler, sources_split,
                      n_per_emotion, seed, precision, no_two_sample, as_json, quiet) -> None:
     """Measure a fergan train run (its generator edits real source faces) or a synthetic folder
     written by fergan synthesize, per target emotion: hit rate by an independent evaluator beside
@@ -203,7 +204,8 @@ def evaluate_command(target, data, evaluator, evaluator_model, evaluator_epochs,
     from ferganaug.evaluate import CHANGES_PNG, evaluate_path, format_generator_report
 
     report, json_path, png_path = evaluate_path(
-        target, data=data, evaluator=evaluator, evaluator_model=evaluator_model, evaluator_epochs=evaluator_epochs,
+        target, data=data, evaluator=evaluator, evaluator_model=evaluator_model, evaluator_preset=evaluator_preset,
+        evaluator_epochs=evaluator_epochs,
         evaluator_seed=evaluator_seed, evaluator_sampler=evaluator_sampler, evaluator_precision=precision,
         sources_split=sources_split, n_per_emotion=n_per_emotion, seed=seed, progress=not quiet, two_sample=not no_two_sample,
     )

@@ -1,7 +1,8 @@
 """`fergan train`'s config: a committed preset (ferganaug/configs/NAME.toml), then a user's
 config file, then the command line's choices, then ``--set`` assignments, each on top of the
 last. A preset has two tables: ``[gan]`` (GANConfig) and ``[classifier]`` (the frozen loss
-classifier trained first when none is given: a design and fields on top of its study recipe).
+classifier trained first when none is given: a design and fields on top of its study recipe,
+or ``preset = "NAME"``, a classifier preset of ``fer-classify presets``, with fields on top).
 
 TOML because Python reads it without a dependency (tomllib; tomli before 3.11), it has
 comments for the reasons behind a recipe, and its values are typed (1e-4 is a number)."""
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from classifiers.presets import preset_train_table
 from classifiers.train_config import TrainConfig, resolve_train_config
 from ferganaug.engine.config import ConfigError, apply_assignments, config_from_dict, load_toml
 from ferganaug.gan.train import GANConfig
@@ -78,7 +80,11 @@ def resolve_run_config(
     where = {"gan": "", "classifier": ""}
     for name, data in sources:
         for table in TABLES:
-            tables[table].update(data.get(table, {}))
+            given = dict(data.get(table, {}))
+            if table == "classifier" and "preset" in given:
+                # a classifier preset replaces what earlier sources chose; this table's keys go on top
+                tables[table] = preset_train_table(given.pop("preset"))
+            tables[table].update(given)
             if data.get(table):
                 where[table] = f"{name} [{table}]"
     tables["gan"].update(choices or {})

@@ -29,16 +29,16 @@ from classifiers.registry import (
 )
 from ferganaug.emotions import EMOTIONS
 
-# The reference doc's table order (not the families' import order).
+# The reference doc's table order (not the families' import order), then the toolkit's own designs.
 NAMES = [
     "basic-cnn", "deep-cnn", "cnn-baseline", "cnn-improved", "resnet-baseline", "se-resnet",
     "resnet50-gray", "resnet50-transfer", "resnet18-transfer", "cnn-e", "vgg-e", "resnet18-e",
-    "mini-xception",
+    "mini-xception", "fer-vgg",
 ]  # fmt: skip
 FAMILIES = {
     "cnn": ["basic-cnn", "deep-cnn", "cnn-baseline", "cnn-improved", "cnn-e"],
     "resnet": ["resnet-baseline", "se-resnet", "resnet18-e"],
-    "vgg": ["vgg-e"],
+    "vgg": ["vgg-e", "fer-vgg"],
     "separable": ["mini-xception"],
     "transfer": ["resnet50-gray", "resnet50-transfer", "resnet18-transfer"],
 }
@@ -49,6 +49,7 @@ REPORTED = {
     "resnet50-gray": ("C", "85.7%"), "resnet50-transfer": ("B", "72%"), "resnet18-transfer": ("D", "70%"),
     "cnn-e": ("E", "57.15%"), "vgg-e": ("E", "58.83%"), "resnet18-e": ("E", "60.00%"),
     "mini-xception": ("E", "0.22 ms/face, 80 frames/s (speed only, no accuracy reported)"),
+    "fer-vgg": ("toolkit", None),
 }  # fmt: skip
 # Designs that resize to 224 inside: tests that train use input_size=64 to stay fast.
 RESIZING = {"se-resnet", "resnet50-transfer", "resnet18-transfer"}
@@ -183,7 +184,7 @@ def test_unknown_model_lists_valid_names() -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_model_info(name: str) -> None:
     info = model_info(name)
-    assert info["name"] == name and info["study"] in "ABCDE" and info["description"]
+    assert info["name"] == name and info["study"] in (*"ABCDE", "toolkit") and info["description"]
     assert info["params"] > 0 and 0 < info["trainable_params"] <= info["params"]
     assert info["input"] == {"channels": 1, "size": 48, "range": (-1.0, 1.0)}
     assert set(info["input_spec"]) == {"channels", "size", "mean", "std"}

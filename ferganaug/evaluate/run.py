@@ -26,7 +26,8 @@ def evaluate_path(
     data: str | None = None,
     evaluator: str | Path | None = None,
     evaluator_model: str = "resnet-baseline",
-    evaluator_epochs: int = 12,
+    evaluator_epochs: int | None = None,
+    evaluator_preset: str | None = None,
     evaluator_seed: int = 1,
     evaluator_precision: str = "auto",
     evaluator_sampler: str = "balanced",
@@ -44,7 +45,8 @@ def evaluate_path(
     ``<generator run>/evaluator-<model>-seed<seed>`` (a synthetic folder whose generator run
     is not at hand keeps it in the folder itself), with ``evaluator_precision`` ("auto" measures
     the fastest path; "fp32" skips the probe) and ``evaluator_sampler`` (class-"balanced" batches,
-    or the data's "natural" frequencies); ``two_sample=False`` skips the two-sample test."""
+    or the data's "natural" frequencies); ``evaluator_preset``, a classifier preset, gives its
+    design and recipe instead of ``evaluator_model``'s; ``two_sample=False`` skips the two-sample test."""
     loaded: dict[str, object] = {}
 
     def load(spec: str):
@@ -63,7 +65,8 @@ def evaluate_path(
         out_dir = home = Path(gen.path).parent
         real = load_real_data(spec, load)
         checkpoint, trained = resolve_evaluator(evaluator, spec, home, evaluator_model, evaluator_epochs,
-                                                evaluator_seed, progress, evaluator_precision, evaluator_sampler)
+                                                evaluator_seed, progress, evaluator_precision, evaluator_sampler,
+                                                evaluator_preset)
         report, grid = measure_generator(gen.model, gen.source_emotions, real, checkpoint, sources_split,
                                          n_per_emotion, seed, progress, two_sample)
         report["generator"] = {"path": gen.path, "step": gen.step}
@@ -78,7 +81,8 @@ def evaluate_path(
         home = folder.generator_run or folder.path
         real = load_real_data(spec, load)
         checkpoint, trained = resolve_evaluator(evaluator, spec, home, evaluator_model, evaluator_epochs,
-                                                evaluator_seed, progress, evaluator_precision, evaluator_sampler)
+                                                evaluator_seed, progress, evaluator_precision, evaluator_sampler,
+                                                evaluator_preset)
         report, grid = measure_synthetic(folder, real, checkpoint, n_per_emotion, seed, progress, two_sample)
         report["synthetic"] = {"path": str(folder.path), "rows": len(folder.faces), "generators": list(folder.generators),
                                "steps": list(folder.steps), "source_specs": list(folder.source_specs)}

@@ -70,8 +70,14 @@ def measure_train_throughput(
     num_classes: int = 7,
     seconds: float = 1.5,
     warmup_steps: int = 2,
+    give_up_below: float = 0.0,
 ) -> float:
-    """Images per second of full training steps (forward, backward, Adam) on random data."""
+    """Images per second of full training steps (forward, backward, Adam) on random data.
+
+    A path whose first step alone runs below ``give_up_below`` images/s is not timed further:
+    its one-step rate is returned (a first step carries set-up costs, so this only errs against
+    the path). bf16 on a CPU without bf16 units can take tens of seconds a step for a
+    ResNet-50, and a full measurement of it would cost minutes."""
     model = path.prepare_model(make_model().to(device)).train()
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     x = path.prepare_input(torch.randn(batch_size, *input_shape, device=device))
@@ -84,7 +90,13 @@ def measure_train_throughput(
         loss.backward()
         optimizer.step()
 
-    for _ in range(warmup_steps):
+    first_start = time.perf_counter()
+    step()
+    _sync(device)
+    first_rate = batch_size / (time.perf_counter() - first_start)
+    if first_rate < give_up_below:
+        return first_rate
+    for _ in range(warmup_steps - 1):
         step()
     _sync(device)
     start, images = time.perf_counter(), 0
@@ -107,13 +119,28 @@ def choose_path(
     seconds: float = 1.5,
 ) -> tuple[NumericPath, dict[str, float]]:
     """The numeric path to train with and the training throughputs measured (empty if fixed)."""
-    return pick_fastest(
-        precision,
-        device,
-        lambda path: measure_train_throughput(
-            make_model, path, device, batch_size, input_shape, num_classes, seconds
-        ),
-    )
+    return pick_fastest(precision, device, capped_probe(
+        lambda path, floor: measure_train_throughput(
+            make_model, path, device, batch_size, input_shape, num_classes, seconds, give_up_below=floor
+        )
+    ))
+
+
+GIVE_UP_FACTOR = 8  # a first step this many times slower than the best path so far ends a probe
+
+
+def capped_probe(measure: Callable[[NumericPath, float], float]) -> Callable[[NumericPath], float]:
+    """``measure(path, floor)`` as a one-argument probe for :func:`pick_fastest` that passes, as
+    the floor, the best rate so far divided by GIVE_UP_FACTOR: a hopeless path costs one step."""
+    best = 0.0
+
+    def probe(path: NumericPath) -> float:
+        nonlocal best
+        rate = measure(path, best / GIVE_UP_FACTOR)
+        best = max(best, rate)
+        return rate
+
+    return probe
 
 
 def pick_fastest(
