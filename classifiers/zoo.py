@@ -40,7 +40,7 @@ from ferganaug.data.spec import load_dataset
 from ferganaug.engine.config import config_from_dict, config_to_dict
 from ferganaug.engine.run_folder import CONFIG_JSON
 from ferganaug.utils.files import atomic_write_json, atomic_write_text, json_text
-from ferganaug.utils.hardware import cpu_info, resolve_device
+from ferganaug.utils.hardware import describe_machine, resolve_device
 from ferganaug.utils.precision import capped_probe, measure_train_throughput, pick_fastest
 
 OPTIONS_FILE, TABLE_FILE, RESULT_FILE = "zoo.json", "zoo.md", "result.json"
@@ -74,9 +74,10 @@ def design_config(name: str, options: ZooOptions) -> TrainConfig:
     return config if options.max_epochs is None else replace(config, epochs=min(config.epochs, options.max_epochs))
 
 
-def plan_epochs(config: TrainConfig, n_train: int, n_val: int, budget_s: float) -> tuple[int, float]:
-    """(epochs that fit ``budget_s``, estimated seconds per epoch), from the training step rate
-    measured on this machine with the config's model, batch size and numeric path."""
+def plan_epochs(config: TrainConfig, n_train: int, n_val: int, budget_s: float) -> tuple[int, float, str]:
+    """(epochs that fit ``budget_s``, estimated seconds per epoch, the precision measured
+    fastest), from the training step rate measured on this machine with the config's model,
+    batch size and numeric path; the training then runs at that precision without a second probe."""
     device = resolve_device(config.device)
     num_classes = 7
 
@@ -89,7 +90,7 @@ def plan_epochs(config: TrainConfig, n_train: int, n_val: int, budget_s: float) 
     path, rates = pick_fastest(config.precision, device, capped_probe(rate), rounds=1)
     images_per_s = rates.get(path.name) or rate(path)
     epoch_s = EPOCH_OVERHEAD * (n_train + n_val / 3) / images_per_s  # validation is forward only
-    return min(config.epochs, int(budget_s // epoch_s)), epoch_s
+    return min(config.epochs, int(budget_s // epoch_s)), epoch_s, path.precision
 
 
 def benchmark_zoo(options: ZooOptions, out: str | Path, progress: bool = True,
@@ -123,12 +124,12 @@ def _benchmark_design(name: str, options: ZooOptions, folder: Path, progress: bo
     else:
         data = load_dataset(options.data)
         n_train, n_val = len(data.split("train")), len(data.split("val"))
-        epochs, epoch_s = plan_epochs(config, n_train, n_val, 60 * options.budget_minutes)
+        epochs, epoch_s, precision = plan_epochs(config, n_train, n_val, 60 * options.budget_minutes)
         row["estimated_epoch_s"] = round(epoch_s, 1)
         if epochs < 1:
             return row | {"trained": False, "why": f"one epoch takes about {epoch_s / 60:.1f} min, over the "
                                                    f"{options.budget_minutes:g}-minute budget"}
-        config = replace(config, epochs=epochs)
+        config = replace(config, epochs=epochs, precision=precision)
         run_dir, report = run_training(config, DataOptions(spec=options.data), runs_root=folder, progress=progress,
                                        argv=argv)
     model, _ = load_classifier(run_dir / "model.pt")
@@ -140,12 +141,14 @@ def _benchmark_design(name: str, options: ZooOptions, folder: Path, progress: bo
     path, rates = pick_fastest(options.precision, CPU, faces_per_s, rounds=1)
     rate = rates.get(path.name) or faces_per_s(path)
     leak_free = report.get("leak_free") or {}
+    trained_with = _read_json(run_dir / CONFIG_JSON)["train"]
     return row | {
-        "trained": True, "run_dir": str(run_dir), "epochs": _read_json(run_dir / CONFIG_JSON)["train"]["epochs"],
+        "trained": True, "run_dir": str(run_dir), "epochs": trained_with["epochs"],
+        "train_precision": trained_with["precision"],
         "wall_s": round(time.perf_counter() - started, 1),
         "accuracy": report["accuracy"], "leak_free_accuracy": leak_free.get("accuracy"), "macro_f1": report["macro_f1"],
         "recall": {c: report["per_class"][c]["recall"] for c in report["class_names"]},
-        "faces_per_s": round(rate), "inference_path": path.name, "machine": cpu_info()["cpu_model"],
+        "faces_per_s": round(rate), "inference_path": path.name, "machine": describe_machine(),
     }
 
 
@@ -175,8 +178,14 @@ def zoo_table(results: Sequence[dict], options: ZooOptions) -> str:
     classes = next((list(r["recall"]) for r in results if r.get("trained")), [])
     head = ["design", "params", "input", "epochs", "wall", "accuracy", "leak-free", "macro-F1",
             *classes, "faces/s", "the study reported"]
-    lines = [f"Budget {options.budget_minutes:g} min per design on {options.data} (test split), seed {options.seed}.",
-             "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    trained = [r for r in results if r.get("trained")]
+    facts = [f"Budget {options.budget_minutes:g} min per design on {options.data} (test split), seed {options.seed}."]
+    for key, what in (("machine", "Machine"), ("train_precision", "Trained at precision"),
+                      ("inference_path", "Inference (faces/s, batch 256, BatchNorm folded) on")):
+        values = sorted({str(r[key]) for r in trained if r.get(key)})
+        if values:
+            facts.append(f"{what}: {'; '.join(values)}.")
+    lines = [" ".join(facts), "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in results:
         reported = r["reported"] + (f" ({r['reported_dataset']})" if r["reported_dataset"] else "")
         size = f"{r['input_size']}" + (" (of 224)" if r["input_size"] != 48 and r["input_size"] < 224 else "")

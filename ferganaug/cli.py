@@ -53,7 +53,7 @@ def main(verbose: bool) -> None:
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False), default=None, metavar="FILE", help="TOML file with [gan] and [classifier] tables, applied on top of the preset.")
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE", help="Override one key, e.g. --set gan.w_expr=10 --set classifier.epochs=20 (a bare key works when one table has it); applied last.")
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="GAN steps [default: the preset's].")
-@click.option("--expr-classifier", type=click.Path(exists=True), default=None, metavar="CKPT", help="fer-classify checkpoint for the expression loss; without it the preset's [classifier] is trained first.")
+@click.option("--expr-classifier", "expr_classifiers", type=click.Path(exists=True), multiple=True, metavar="CKPT", help="fer-classify checkpoint for the expression loss (twice or more: an ensemble, their log-probabilities averaged); without it the preset's [classifier] and [ensemble] are trained first.")
 @click.option("--seed", type=int, default=None, help="Seed of the GAN and its loss classifier [default: the preset's, 0].")
 @click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default=None, help="auto measures the candidates and keeps the fastest [default: auto].")
 @click.option("--device", default=None, help="auto, cpu, cuda, cuda:1 ... [default: auto].")
@@ -69,18 +69,18 @@ def train_command(ctx: click.Context, **o) -> None:
     from ferganaug.presets import DEFAULT_PRESET, resolve_run_config
 
     if o["resume"]:
-        given = [name for name in ("data", "preset", "config_file", "assignments", "steps", "expr_classifier", "seed",
-                                   "precision", "device")
+        flags = {param.name: param.opts[0] for param in ctx.command.params}
+        given = [flags[name] for name in ("data", "preset", "config_file", "assignments", "steps", "expr_classifiers",
+                                          "seed", "precision", "device")
                  if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT]
         if given:
-            raise click.UsageError(f"--resume takes everything from the run's config.json; drop "
-                                   f"{', '.join('--' + n.replace('_file', '').replace('_', '-') for n in given)}")
+            raise click.UsageError(f"--resume takes everything from the run's config.json; drop {', '.join(given)}")
         run_dir = resume_gan(o["resume"], progress=not o["quiet"])
     else:
         choices = {k: o[k] for k in ("steps", "seed", "precision", "device") if o[k] is not None}
         run_config = resolve_run_config(o["preset"] or DEFAULT_PRESET, o["config_file"], choices, o["assignments"])
         try:
-            run_dir = train_gan(run_config, o["data"], o["runs_root"], o["expr_classifier"], progress=not o["quiet"],
+            run_dir = train_gan(run_config, o["data"], o["runs_root"], o["expr_classifiers"], progress=not o["quiet"],
                                 argv=["fergan", *sys.argv[1:]])
         except ValueError as err:  # the data cannot feed the GAN (no source faces, a missing emotion)
             if isinstance(err, USER_ERRORS):

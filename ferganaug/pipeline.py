@@ -10,6 +10,7 @@ import logging
 from pathlib import Path
 from typing import Sequence
 
+import torch.nn as nn
 from classifiers.checkpoint import load_classifier
 from classifiers.train_config import TrainConfig
 from classifiers.workflow import DataOptions, run_training
@@ -19,7 +20,7 @@ from ferganaug.engine import RunFolder, restore_on_every_rank
 from ferganaug.engine.checkpoint import CheckpointError, weights_digest
 from ferganaug.engine.config import ConfigError
 from ferganaug.engine.distributed import barrier, create_run_folder, join_from_environment
-from ferganaug.gan.expression import FrozenExpressionClassifier
+from ferganaug.gan.expression import FrozenExpressionClassifier, LogProbEnsemble, loss_classifier_checkpoints
 from ferganaug.gan.images import save_labelled_grid
 from ferganaug.gan.plots import plot_gan_losses
 from ferganaug.gan.train import GANConfig, GANTrainer, check_gan_data
@@ -33,32 +34,47 @@ CLASSIFIER_DIR = "expression-classifier"
 
 
 def expression_classifier(
-    spec: str, run_dir: Path, checkpoint: str | None, config: TrainConfig, progress: bool = True,
+    spec: str, run_dir: Path, checkpoints: Sequence[str], configs: Sequence[TrainConfig], progress: bool = True,
 ) -> tuple[FrozenExpressionClassifier, dict]:
     """The frozen classifier behind the expression loss, and facts about where it came from.
 
-    Trained by the same path as `fer-classify train` with the preset's ``[classifier]`` recipe.
-    Strong augmentation (erasing, shifts, contrast) makes it much harder for the generator to
-    fool with texture artefacts; class-balanced batches (the builtin preset), because the GAN
-    asks for every target emotion equally often.
+    Given ``checkpoints`` are loaded; without them each of ``configs`` (the preset's
+    ``[classifier]``, then its ``[ensemble]`` designs) is trained by the same path as
+    `fer-classify train`. Several classifiers act as one (LogProbEnsemble), and the facts of
+    all but the first go under ``ensemble``. Strong augmentation (erasing, shifts, contrast)
+    makes a classifier much harder for the generator to fool with texture artefacts;
+    class-balanced batches (the builtin preset), because the GAN asks for every target emotion
+    equally often.
 
-    Under torchrun it is trained once, data-parallel over the job's ranks (rank 0 writes its
+    Under torchrun each is trained once, data-parallel over the job's ranks (rank 0 writes its
     folder), and every rank loads it after the trainer's closing barrier."""
-    if checkpoint is None:
-        log.info("training the expression classifier (%s, %d epochs) on the training split first",
-                 config.model, config.epochs)
-        clf_dir, report = run_training(config, DataOptions(spec=spec), run_dir=run_dir / CLASSIFIER_DIR,
-                                       progress=progress)
-        checkpoint = str(clf_dir / "model.pt")
-        facts = {"trained_here": True, "test_accuracy": report.get("accuracy")}
+    if checkpoints:
+        members = [_load_member(checkpoint, {"trained_here": False}) for checkpoint in checkpoints]
     else:
-        facts = {"trained_here": False}
+        members = [_train_member(spec, run_dir / _member_dir(i), config, progress) for i, config in enumerate(configs)]
+    classifiers = [classifier for classifier, _ in members]
+    facts = members[0][1] | ({"ensemble": [f for _, f in members[1:]]} if len(members) > 1 else {})
+    combined = classifiers[0] if len(classifiers) == 1 else LogProbEnsemble(classifiers)
+    return FrozenExpressionClassifier(combined, EMOTIONS), facts
+
+
+def _member_dir(index: int) -> str:
+    return CLASSIFIER_DIR if index == 0 else f"{CLASSIFIER_DIR}-{index + 1}"
+
+
+def _train_member(spec: str, clf_dir: Path, config: TrainConfig, progress: bool) -> tuple[nn.Module, dict]:
+    log.info("training the expression classifier (%s, %d epochs) on the training split first",
+             config.model, config.epochs)
+    clf_dir, report = run_training(config, DataOptions(spec=spec), run_dir=clf_dir, progress=progress)
+    return _load_member(str(clf_dir / "model.pt"), {"trained_here": True, "test_accuracy": report.get("accuracy")})
+
+
+def _load_member(checkpoint: str, facts: dict) -> tuple[nn.Module, dict]:
     classifier, artifact = load_classifier(checkpoint, expected_class_names=EMOTIONS)
     # absolute, so that --resume finds the file from any working directory, and its weights'
     # hash, so that it refuses another file that took its place
-    facts |= {"checkpoint": str(Path(checkpoint).resolve()), "model": artifact["model_name"],
-              "weights_sha256": weights_digest(artifact["state_dict"])}
-    return FrozenExpressionClassifier(classifier, artifact["class_names"]), facts
+    return classifier, facts | {"checkpoint": str(Path(checkpoint).resolve()), "model": artifact["model_name"],
+                                "weights_sha256": weights_digest(artifact["state_dict"])}
 
 
 def _sample_writer(folder: RunFolder):
@@ -74,7 +90,7 @@ def train_gan(
     run_config: GANRunConfig,
     spec: str = "builtin",
     runs_root: str | Path = "runs/fergan",
-    expr_classifier: str | None = None,
+    expr_classifiers: Sequence[str] = (),
     progress: bool = True,
     argv: Sequence[str] | None = None,
 ) -> Path:
@@ -86,7 +102,7 @@ def train_gan(
     group = join_from_environment(resolve_device(config.device))
     folder = create_run_folder(runs_root, f"gan-{spec_short_name(spec)}", group)
     try:
-        classifier, facts = expression_classifier(spec, folder.path, expr_classifier, run_config.classifier,
+        classifier, facts = expression_classifier(spec, folder.path, expr_classifiers, run_config.loss_classifiers,
                                                   progress=progress)
         trainer = GANTrainer(config, train, classifier, folder, progress=progress, held_out=data.split("val"))
         if group.is_main:
@@ -116,11 +132,11 @@ def resume_gan(run_dir: str | Path, progress: bool = True) -> Path:
     spec = saved["data"]["spec"]
     data = load_dataset(spec)
     recorded = saved["expression_classifier"]
-    classifier, facts = expression_classifier(spec, folder.path, recorded["checkpoint"],
-                                              TrainConfig.from_dict(saved.get("classifier", {})), progress)
-    if recorded.get("weights_sha256", facts["weights_sha256"]) != facts["weights_sha256"]:
-        raise CheckpointError(f"{recorded['checkpoint']} is not the expression classifier this run trained with "
-                              f"(its weights changed since); the run cannot continue against another classifier")
+    classifier, facts = expression_classifier(spec, folder.path, loss_classifier_checkpoints(recorded), (), progress)
+    for was, now in zip([recorded, *recorded.get("ensemble", [])], [facts, *facts.get("ensemble", [])]):
+        if was.get("weights_sha256", now["weights_sha256"]) != now["weights_sha256"]:
+            raise CheckpointError(f"{was['checkpoint']} is not the expression classifier this run trained with "
+                                  f"(its weights changed since); the run cannot continue against another classifier")
     trainer = GANTrainer(config, data.split("train"), classifier, folder, progress=progress, held_out=data.split("val"))
     restore_on_every_rank(folder, trainer, trainer.group, expected="a fergan train checkpoint")
     return _fit(trainer, folder)

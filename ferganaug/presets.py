@@ -2,7 +2,10 @@
 config file, then the command line's choices, then ``--set`` assignments, each on top of the
 last. A preset has two tables: ``[gan]`` (GANConfig) and ``[classifier]`` (the frozen loss
 classifier trained first when none is given: a design and fields on top of its study recipe,
-or ``preset = "NAME"``, a classifier preset of ``fer-classify presets``, with fields on top).
+or ``preset = "NAME"``, a classifier preset of ``fer-classify presets``, with fields on top),
+and may have a third, ``[ensemble]``: ``models = ["mini-xception"]``, more designs trained with
+the ``[classifier]`` recipe (each with the next seed) whose beliefs the expression loss averages
+with the first's.
 
 TOML because Python reads it without a dependency (tomllib; tomli before 3.11), it has
 comments for the reasons behind a recipe, and its values are typed (1e-4 is a number)."""
@@ -21,6 +24,9 @@ from ferganaug.gan.train import GANConfig
 PRESETS_DIR = Path(__file__).parent / "configs"
 DEFAULT_PRESET = "builtin"
 TABLES = {"gan": GANConfig, "classifier": TrainConfig}
+ENSEMBLE = "ensemble"
+# Fields of the [classifier] recipe that belong to its design and do not carry to another one.
+DESIGN_FIELDS = ("model_kwargs", "weights", "freeze_epochs")
 
 
 @dataclass(frozen=True)
@@ -30,9 +36,17 @@ class GANRunConfig:
     preset: str
     gan: GANConfig
     classifier: TrainConfig
+    ensemble: tuple[TrainConfig, ...] = ()  # more loss classifiers, averaged with the first
 
     def to_dict(self) -> dict:
-        return {"preset": self.preset, "gan": self.gan.to_dict(), "classifier": self.classifier.to_dict()}
+        data = {"preset": self.preset, "gan": self.gan.to_dict(), "classifier": self.classifier.to_dict()}
+        if self.ensemble:
+            data[ENSEMBLE] = [member.to_dict() for member in self.ensemble]
+        return data
+
+    @property
+    def loss_classifiers(self) -> tuple[TrainConfig, ...]:
+        return (self.classifier, *self.ensemble)
 
 
 def preset_names() -> list[str]:
@@ -45,7 +59,8 @@ def list_presets() -> dict[str, str]:
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
-    """A TOML config file's tables, checked: only ``description``, ``[gan]`` and ``[classifier]``."""
+    """A TOML config file's tables, checked: only ``description``, ``[gan]``, ``[classifier]`` and
+    ``[ensemble]`` (``models``: a list of design names)."""
     path = Path(path)
     try:
         data = load_toml(path.read_text())
@@ -53,14 +68,29 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read config file {path}: {err.strerror or err}") from None
     except ValueError as err:
         raise ConfigError(f"{path} is not valid TOML: {err}") from None
-    unknown = [k for k in data if k not in (*TABLES, "description")]
+    unknown = [k for k in data if k not in (*TABLES, ENSEMBLE, "description")]
     if unknown:
         raise ConfigError(f"{path}: unknown table or key {', '.join(repr(k) for k in unknown)}; "
-                          f"valid: description, {', '.join(f'[{t}]' for t in TABLES)}")
-    for table in TABLES:
+                          f"valid: description, {', '.join(f'[{t}]' for t in (*TABLES, ENSEMBLE))}")
+    for table in (*TABLES, ENSEMBLE):
         if not isinstance(data.get(table, {}), dict):
             raise ConfigError(f"{path}: '{table}' must be a table ([{table}])")
+    if ENSEMBLE in data:
+        _check_ensemble(data[ENSEMBLE], f"{path} [{ENSEMBLE}]")
     return data
+
+
+def _check_ensemble(table: Mapping[str, Any], where: str) -> None:
+    from classifiers.registry import list_models
+
+    models = table.get("models")
+    if set(table) != {"models"} or not isinstance(models, list) or not all(isinstance(m, str) for m in models):
+        raise ConfigError(f"{where}: expected one key, models = a list of design names, e.g. "
+                          f"models = [\"mini-xception\"]; got {dict(table)}")
+    unknown = [m for m in models if m not in list_models()]
+    if unknown:
+        raise ConfigError(f"{where}: unknown design {', '.join(repr(m) for m in unknown)}; "
+                          f"designs: {', '.join(list_models())}")
 
 
 def resolve_run_config(
@@ -78,7 +108,10 @@ def resolve_run_config(
         sources.append((str(config_file), read_config_file(config_file)))
     tables: dict[str, dict] = {"gan": {}, "classifier": {}}
     where = {"gan": "", "classifier": ""}
+    ensemble_models: list[str] = []
     for name, data in sources:
+        if ENSEMBLE in data:  # a later source's ensemble replaces an earlier one's
+            ensemble_models = list(data[ENSEMBLE]["models"])
         for table in TABLES:
             given = dict(data.get(table, {}))
             if table == "classifier" and "preset" in given:
@@ -95,4 +128,9 @@ def resolve_run_config(
     # One seed, precision and device for the whole run, unless the classifier table says otherwise.
     for shared in ("seed", "precision", "device"):
         classifier.setdefault(shared, getattr(gan, shared))
-    return GANRunConfig(preset, gan, resolve_train_config(model, classifier, where["classifier"] or "[classifier]"))
+    first = resolve_train_config(model, classifier, where["classifier"] or "[classifier]")
+    recipe = {k: v for k, v in classifier.items() if k not in DESIGN_FIELDS}
+    ensemble = tuple(
+        resolve_train_config(member, {**recipe, "seed": first.seed + i}, f"[{ENSEMBLE}] {member}")
+        for i, member in enumerate(ensemble_models, start=1))
+    return GANRunConfig(preset, gan, first, ensemble)

@@ -4,6 +4,7 @@ import json
 
 import pytest
 import torch
+from checkpoints_helpers import nudge_first_weight
 from click.testing import CliRunner
 from PIL import Image
 
@@ -328,10 +329,7 @@ def test_resume_finds_its_classifier_from_any_folder_and_refuses_a_swapped_one(g
     monkeypatch.chdir(tmp_path / "run" / "samples")  # anywhere but where it was trained
     result = CliRunner().invoke(main, ["train", "--resume", str(run), "--quiet"])
     assert result.exit_code == 0, result.output
-    artifact = torch.load(clf, weights_only=True)
-    first = next(iter(artifact["state_dict"]))
-    artifact["state_dict"][first] = artifact["state_dict"][first] + 1
-    torch.save(artifact, clf)
+    nudge_first_weight(clf)
     swapped = CliRunner().invoke(main, ["train", "--resume", str(run), "--quiet"])
     assert swapped.exit_code != 0 and "is not the expression classifier this run trained with" in swapped.output
 

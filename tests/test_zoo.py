@@ -27,9 +27,11 @@ def zoo(tmp_path_factory):
 def test_every_design_gets_a_row_with_its_measurements(zoo):
     table = (zoo / "zoo.md").read_text()
     assert "| basic-cnn |" in table and "| mini-xception |" in table
+    assert "Machine: CPU: " in table and "Trained at precision: fp32." in table  # what the figures depend on
     for name in ("basic-cnn", "mini-xception"):
         result = json.loads((zoo / name / "result.json").read_text())
         assert result["trained"] and result["epochs"] == 1 == result["recipe_epochs"]
+        assert result["train_precision"] == "fp32"
         assert 0 <= result["accuracy"] <= 1 and result["faces_per_s"] > 0
         assert set(result["recall"]) == {"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"}
         assert result["reported"]  # the study's own figure, beside ours
@@ -64,9 +66,9 @@ def test_224_pixel_designs_train_at_the_given_input_size():
 
 def test_planned_epochs_never_exceed_the_recipe_nor_the_budget():
     config = design_config("basic-cnn", ZooOptions(data=TINY, budget_minutes=1, models=("basic-cnn",), precision="fp32"))
-    epochs, epoch_s = plan_epochs(config, 280, 70, budget_s=1e9)
-    assert epochs == config.epochs and epoch_s > 0
-    epochs, epoch_s = plan_epochs(config, 280, 70, budget_s=2.5 * epoch_s)
+    epochs, epoch_s, precision = plan_epochs(config, 280, 70, budget_s=1e9)
+    assert epochs == config.epochs and epoch_s > 0 and precision == "fp32"
+    epochs, epoch_s, _ = plan_epochs(config, 280, 70, budget_s=2.5 * epoch_s)
     assert epochs in (1, 2, 3)  # two epochs by the estimate; the probe is re-measured
 
 

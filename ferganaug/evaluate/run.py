@@ -14,6 +14,7 @@ from ferganaug.evaluate.evaluator import resolve_evaluator
 from ferganaug.evaluate.inputs import evaluation_kind, load_real_data, read_synthetic_folder
 from ferganaug.evaluate.measure import DEFAULT_N_PER_EMOTION, measure_generator, measure_synthetic
 from ferganaug.evaluate.report import write_metrics
+from ferganaug.gan.expression import loss_classifier_checkpoints
 
 log = logging.getLogger(__name__)
 
@@ -99,14 +100,15 @@ def evaluate_path(
 
 
 def _is_loss_classifier(checkpoint: str | Path, run_dir: Path) -> bool:
-    """Whether ``checkpoint`` is the classifier a `fergan train` run trained its generator against."""
+    """Whether ``checkpoint`` is a classifier a `fergan train` run trained its generator against."""
     def resolved(p) -> Path:
         p = Path(p)
         return (p / "model.pt" if p.is_dir() else p).resolve()
 
     known = [run_dir / LOSS_CLASSIFIER_DIR / "model.pt"]
     try:
-        known.append(Path(json.loads((run_dir / "config.json").read_text())["expression_classifier"]["checkpoint"]))
+        facts = json.loads((run_dir / "config.json").read_text())["expression_classifier"]
+        known.extend(Path(checkpoint) for checkpoint in loss_classifier_checkpoints(facts))
     except (OSError, ValueError, KeyError, TypeError):
         pass
     mine = resolved(checkpoint)

@@ -44,6 +44,28 @@ class FrozenExpressionClassifier(nn.Module):
         return self.classifier(faces)
 
 
+class LogProbEnsemble(nn.Module):
+    """Several classifiers read as one: the mean of their log-probabilities, returned as logits.
+
+    Its softmax is the normalised geometric mean of the members' beliefs, so a face scores high
+    only when every member is sure of it: an adversarial texture that fools one design rarely
+    fools another, and the generator gains nothing from fooling one alone."""
+
+    def __init__(self, members: Sequence[nn.Module]) -> None:
+        super().__init__()
+        if len(members) < 2:
+            raise ValueError(f"an ensemble needs at least two classifiers, got {len(members)}")
+        self.members = nn.ModuleList(members)
+
+    def forward(self, faces: torch.Tensor) -> torch.Tensor:
+        return torch.stack([m(faces).float().log_softmax(dim=1) for m in self.members]).mean(dim=0)
+
+
+def loss_classifier_checkpoints(facts: dict) -> list[str]:
+    """Every checkpoint a run's expression loss read, from its config.json ``expression_classifier``."""
+    return [facts["checkpoint"], *(member["checkpoint"] for member in facts.get("ensemble", []))]
+
+
 @torch.no_grad()
 def typical_real_confidence(
     classifier: nn.Module,
