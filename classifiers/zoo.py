@@ -187,7 +187,7 @@ def zoo_table(results: Sequence[dict], options: ZooOptions) -> str:
             facts.append(f"{what}: {'; '.join(values)}.")
     lines = [" ".join(facts), "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in results:
-        reported = r["reported"] + (f" ({r['reported_dataset']})" if r["reported_dataset"] else "")
+        reported = r["reported"] + (f" on {r['reported_dataset']}" if r["reported_dataset"] else "")
         size = f"{r['input_size']}" + (" (of 224)" if r["input_size"] != 48 and r["input_size"] < 224 else "")
         design = r["design"] + (" (no ImageNet weights)" if r.get("weights") else "")
         if not r.get("trained"):
