@@ -276,7 +276,7 @@ _STUDY_SETTINGS = ("data", "conditions", "synthetic", "emotions", "amounts", "se
 
 @main.command("study")
 @click.option("--data", default="builtin", metavar="SPEC", help="Dataset spec; every condition is scored on its test split.")
-@click.option("--conditions", default="all", callback=_study_option("parse_conditions"), metavar="LIST", help="Comma-separated: baseline, class-weights, oversample, synthetic, synthetic+class-weights, logit-adjust (logit-adjusted loss, tau 1), synthetic+oversample (class-balanced sampler over real and synthetic faces), or all (the first five).")
+@click.option("--conditions", default="all", callback=_study_option("parse_conditions"), metavar="LIST", help="Comma-separated: baseline, class-weights, oversample, synthetic, synthetic+class-weights, logit-adjust (logit-adjusted loss, tau 1), synthetic+oversample (class-balanced sampler over real and synthetic faces), synthetic+logit-adjust (the logit-adjusted loss over real and synthetic faces, whose prior counts both), or all (the first five).")
 @click.option("--synthetic", type=click.Path(exists=True, file_okay=False), default=None, metavar="DIR", help="Folder written by fergan synthesize from the training split of --data (needed by the synthetic conditions).")
 @click.option("--emotions", default="disgust", callback=_emotions, metavar="LIST", help="Emotions whose synthetic faces are added.")
 @click.option("--amounts", default="median", callback=_study_option("parse_amounts"), metavar="LIST", help="Synthetic faces per chosen emotion, one condition group each: median (top up to the median real class count), xK (grow the class K-fold, e.g. x2) or a number.")

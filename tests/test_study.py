@@ -461,16 +461,18 @@ def test_fer_classify_train_adds_only_the_chosen_emotions(tmp_path):
 # -- logit-adjust and synthetic+oversample -------------------------------------------------------------
 
 def test_opt_in_conditions_parse_and_configure_their_cells(tmp_path):
-    assert parse_conditions("synthetic+oversample, logit-adjust,baseline") == (
-        "baseline", "logit-adjust", "synthetic+oversample")
+    assert parse_conditions("synthetic+oversample, logit-adjust,baseline,synthetic+logit-adjust") == (
+        "baseline", "logit-adjust", "synthetic+oversample", "synthetic+logit-adjust")
     assert "logit-adjust" not in parse_conditions("all")  # opt-in: a default study keeps its size
     config = StudyConfig(data=TINY, synthetic=str(tmp_path), seeds=(0, 1), model="basic-cnn", synthetic_share=0.25,
-                         conditions=("oversample", "logit-adjust", "synthetic+oversample", "synthetic"))
-    assert config.condition_names == ("oversample", "logit-adjust", "synthetic@median", "synthetic+oversample@median")
+                         conditions=("oversample", "logit-adjust", "synthetic+oversample", "synthetic",
+                                     "synthetic+logit-adjust"))
+    assert config.condition_names == ("oversample", "logit-adjust", "synthetic@median", "synthetic+oversample@median",
+                                      "synthetic+logit-adjust@median")
     shared = config.train_config().to_dict()
     expected = {  # condition -> (balanced_sampler, synthetic_share, logit_adjust_tau)
         "oversample": (True, None, 0.0), "logit-adjust": (False, None, 1.0), "synthetic@median": (False, None, 0.0),
-        "synthetic+oversample@median": (True, 0.25, 0.0),
+        "synthetic+oversample@median": (True, 0.25, 0.0), "synthetic+logit-adjust@median": (False, None, 1.0),
     }
     for name, (balanced, share, tau) in expected.items():
         got = config.cell_train_config(Cell(name, 1)).to_dict()

@@ -348,6 +348,8 @@ def test_the_trainer_holds_the_synthetic_share_and_adjusts_logits(tmp_path, capl
     for c in range(7):
         assert w[(labels == c) & synthetic].sum().item() == pytest.approx(0.25)
         assert w[labels == c].sum().item() == pytest.approx(1.0)
+    # The prior counts every training row, synthetic ones too: they are what the loss sees.
+    assert synthetic.any() and list(trainer.data.train.class_counts()) == torch.bincount(labels, minlength=7).tolist()
     expected = logit_adjustment(trainer.data.train.class_counts(), 1.0)
     assert torch.equal(trainer.logit_shift, expected) and trainer.describe()["logit_adjustment"] == expected.tolist()
     stats = trainer.train_epoch()

@@ -3,9 +3,9 @@
 Trains one classifier recipe under several conditions - ``baseline``, ``class-weights``,
 ``oversample``, ``synthetic`` (GAN faces of the chosen emotions added to the training split,
 at one or more amounts) and ``synthetic+class-weights``, and when named ``logit-adjust``
-(logit-adjusted cross-entropy, tau 1) and ``synthetic+oversample`` (the class-balanced sampler
-over real and synthetic faces, synthetic faces held to a share of each emotion's draws) -
-with the same seeds, and compares them on the same test split and its leak-free view:
+(logit-adjusted cross-entropy, tau 1), ``synthetic+oversample`` (the class-balanced sampler
+over real and synthetic faces, synthetic faces held to a share of each emotion's draws) and
+``synthetic+logit-adjust`` - with the same seeds, and compares them on the same test split and its leak-free view:
 per-class recall/precision/F1, macro-F1 and accuracy with intervals over seeds and over test
 items, and paired deltas against the baseline and against the best rebalancing condition
 (class-weights, oversample or logit-adjust), each with a verdict.

@@ -22,13 +22,16 @@ from ferganaug.data.errors import DataError
 # "all": the standard conditions. The others run only when named, so that a default study
 # keeps its size.
 CONDITIONS: tuple[str, ...] = ("baseline", "class-weights", "oversample", "synthetic", "synthetic+class-weights")
-OPT_IN_CONDITIONS: tuple[str, ...] = ("logit-adjust", "synthetic+oversample")
+OPT_IN_CONDITIONS: tuple[str, ...] = ("logit-adjust", "synthetic+oversample", "synthetic+logit-adjust")
 # Tables and cells list conditions in this order: the real-data fixes, then the synthetic ones.
 ORDER: tuple[str, ...] = ("baseline", "class-weights", "oversample", "logit-adjust", "synthetic",
-                          "synthetic+class-weights", "synthetic+oversample")
-SYNTHETIC_CONDITIONS: tuple[str, ...] = ("synthetic", "synthetic+class-weights", "synthetic+oversample")
+                          "synthetic+class-weights", "synthetic+oversample", "synthetic+logit-adjust")
+SYNTHETIC_CONDITIONS: tuple[str, ...] = ("synthetic", "synthetic+class-weights", "synthetic+oversample",
+                                         "synthetic+logit-adjust")
 REBALANCING: tuple[str, ...] = ("class-weights", "oversample", "logit-adjust")  # the fixes synthetic must beat
 OVERSAMPLING: tuple[str, ...] = ("oversample", "synthetic+oversample")  # the class-balanced sampler
+# The logit-adjusted loss; with synthetic faces its prior counts them too (they are what the loss sees).
+LOGIT_ADJUSTED: tuple[str, ...] = ("logit-adjust", "synthetic+logit-adjust")
 CLASS_WEIGHT_MODE = "inverse"  # ferganaug.data.imbalance.class_weights: weight 1 / n_c, normalised
 LOGIT_ADJUST_TAU = 1.0  # Menon et al. 2021's default: train on logits + log(prior)
 BASELINE = "baseline"
@@ -170,7 +173,7 @@ class Cell:
 
     @property
     def logit_adjust_tau(self) -> float:
-        return LOGIT_ADJUST_TAU if self.base == "logit-adjust" else 0.0
+        return LOGIT_ADJUST_TAU if self.base in LOGIT_ADJUSTED else 0.0
 
     @property
     def synthetic(self) -> bool:
