@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The FER2013 augmentation experiment (docs/experiments/fer2013-gan.md), end to end:
 #   1. the GAN's loss classifier (deep-cnn, strong augmentation, 40 epochs: the fer2013 preset's [classifier])
-#   2. the GAN (`fergan train --preset fer2013`: 8,000 steps, anti-adversarial settings)
+#   2. the GAN (`fergan train --preset fer2013`: 7,000 steps, anti-adversarial settings)
 #   3. fergan evaluate with its default evaluator: resnet-baseline, seed 1, class-balanced
 #      batches (another design and seed than the loss classifier), recall on real test faces
 #      beside each hit rate
@@ -10,9 +10,10 @@
 #      each of them, and the baseline; 3 paired seeds, deep-cnn 10 epochs
 # Every step writes into OUT and is skipped when its result is already there, and steps 1, 2
 # and 5 continue an interrupted run, so re-running the script picks up where it stopped.
+# OUT/chain.log records the commit, the CPU and when each step started and ended.
 #
 # usage: scripts/fer2013_augmentation.sh [FER2013_CSV] [OUT]
-# 2 CPU cores with AVX-512 BF16: about 17 + 52 + 14 + 1 + 70 minutes.
+# 2 CPU cores with AVX-512 BF16: about 17 + 45 + 14 + 1 + 70 minutes.
 set -euo pipefail
 
 data=${1:-../shared/data/fer2013/fer2013.csv.gz}
@@ -20,9 +21,14 @@ out=${2:-runs/fer2013-augmentation}
 [[ -f "$data" ]] || { echo "error: no FER2013 csv at '$data' (give its path as the first argument)" >&2; exit 2; }
 mkdir -p "$out"
 
+log() { echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) $*" | tee -a "$out/chain.log" >&2; }
+log "start: commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)," \
+    "CPU $(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)"
+
 latest() { ls -d "$1"/*/ 2>/dev/null | tail -1 | sed 's:/$::'; }
 
 # 1. loss classifier
+log "step 1 loss classifier"
 clf=$(latest "$out/classifier")
 if [[ -z "$clf" ]]; then
   fer-classify train --data "$data" --model deep-cnn --epochs 40 --scheduler cosine --batch-size 64 \
@@ -33,6 +39,7 @@ elif [[ ! -f "$clf/model.pt" ]]; then
 fi
 
 # 2. GAN
+log "step 2 GAN"
 gan=$(latest "$out/gan")
 if [[ -z "$gan" ]]; then
   fergan train --preset fer2013 --data "$data" --expr-classifier "$clf/model.pt" --out "$out/gan" --quiet >/dev/null
@@ -42,17 +49,22 @@ else
 fi
 
 # 3. quality, by the default evaluator (another design and seed than the loss classifier)
+log "step 3 evaluate"
 [[ -f "$gan/metrics.json" ]] || fergan evaluate "$gan" --data "$data"
 
 # 4. synthetic disgust (median class count 4,097 - 436 real = 3,661 needed); a re-run continues
+log "step 4 synthesize"
 fergan synthesize --generator "$gan" --emotion disgust --n 3700 --out "$gan/synthetic" --quiet
 
 # 5. the study
+log "step 5 study"
 study=$(latest "$out/study")
 if [[ -z "$study" ]]; then
   fergan study --data "$data" --synthetic "$gan/synthetic" --emotions disgust --amounts median --seeds 3 \
     --conditions baseline,oversample,logit-adjust,synthetic+oversample,synthetic+logit-adjust \
     --model deep-cnn --epochs 10 --out "$out/study" --quiet
+  study=$(latest "$out/study")
 else
   fergan study --resume "$study" --quiet
 fi
+log "done: $study/report.md"
