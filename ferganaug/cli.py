@@ -269,7 +269,8 @@ def _study_model(ctx, param, value):
     return value
 
 
-# Options that define a study; with --resume or --report-only they come from study.json instead.
+# Options that define a study; with --resume or --report-only they come from study.json instead
+# (but --resume takes --seeds and --seed-list as seeds to add).
 _STUDY_SETTINGS = ("data", "conditions", "synthetic", "emotions", "amounts", "seeds", "seed_list", "model", "epochs",
                    "batch_size", "augment", "scheduler", "precision", "device", "out", "cache_dir", "synthetic_share")
 
@@ -281,8 +282,8 @@ _STUDY_SETTINGS = ("data", "conditions", "synthetic", "emotions", "amounts", "se
 @click.option("--emotions", default="disgust", callback=_emotions, metavar="LIST", help="Emotions whose synthetic faces are added.")
 @click.option("--amounts", default="median", callback=_study_option("parse_amounts"), metavar="LIST", help="Synthetic faces per chosen emotion, one condition group each: median (top up to the median real class count), xK (grow the class K-fold, e.g. x2) or a number.")
 @click.option("--synthetic-share", type=click.FloatRange(0, 1), default=0.5, metavar="S", help="synthetic+oversample: the chance that a draw of an emotion with synthetic faces is a synthetic face (emotions are drawn uniformly).")
-@click.option("--seeds", type=click.IntRange(min=1), default=None, metavar="N", show_default="3", help="Train every condition with seeds 0..N-1 (the same seeds for all: paired).")
-@click.option("--seed-list", default=None, callback=_seed_list, metavar="LIST", help="Explicit seeds instead of --seeds, e.g. 3,5,7.")
+@click.option("--seeds", type=click.IntRange(min=1), default=None, metavar="N", show_default="3", help="Train every condition with seeds 0..N-1 (the same seeds for all: paired). With --resume: grow the study to N seeds.")
+@click.option("--seed-list", default=None, callback=_seed_list, metavar="LIST", help="Explicit seeds instead of --seeds, e.g. 3,5,7. With --resume: seeds to add.")
 @click.option("--model", default="deep-cnn", callback=_study_model, help="Registered classifier design (fer-classify models); its recipe gives optimiser and learning rate.")
 @click.option("--epochs", type=click.IntRange(min=1), default=10)
 @click.option("--batch-size", type=click.IntRange(min=1), default=64)
@@ -307,14 +308,17 @@ def study_command(ctx, **o) -> None:
     stayed within noise - against the baseline and against the best of class weights,
     oversampling and (when run) logit adjustment. Writes STUDY/study.json, cells/, results.json,
     report.md and PNGs."""
-    from ferganaug.study import StudyConfig, create_study, format_summary, run_study, write_report
+    from ferganaug.study import StudyConfig, add_seeds, create_study, format_summary, run_study, write_report
 
     if o["resume"] and o["report_only"]:
         raise click.UsageError("give --resume or --report-only, not both")
     existing = o["resume"] or o["report_only"]
+    if o["seeds"] is not None and o["seed_list"] is not None:
+        raise click.UsageError("give --seeds or --seed-list, not both")
     if existing:
-        given = [name for name in _STUDY_SETTINGS
-                 if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT]
+        seeds_to_add = ("seeds", "seed_list") if o["resume"] else ()
+        given = [name for name in _STUDY_SETTINGS if name not in seeds_to_add
+                 and ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT]
         if given:
             click.echo(f"ignoring {', '.join('--' + n.replace('_', '-') for n in given)}: the study's settings come "
                        f"from {Path(existing) / 'study.json'}", err=True)
@@ -324,9 +328,11 @@ def study_command(ctx, **o) -> None:
     else:
         if o["resume"]:
             study_dir = Path(o["resume"])
+            if o["seeds"] is not None or o["seed_list"] is not None:
+                added = add_seeds(study_dir, o["seed_list"] or (), grow_to=o["seeds"])
+                click.echo(f"seeds added: {', '.join(map(str, added))}" if added else
+                           "every seed asked for is in the study already", err=True)
         else:
-            if o["seeds"] is not None and o["seed_list"] is not None:
-                raise click.UsageError("give --seeds or --seed-list, not both")
             config = StudyConfig(
                 data=o["data"], conditions=o["conditions"], synthetic=o["synthetic"], emotions=tuple(o["emotions"]),
                 amounts=tuple(a.label for a in o["amounts"]),

@@ -26,6 +26,7 @@ from ferganaug.study import (
     Amount,
     StudyConfig,
     StudyError,
+    add_seeds,
     create_study,
     data_options,
     faces_per_class,
@@ -432,6 +433,55 @@ def test_resume_refuses_a_synthetic_folder_that_changed(tmp_path):
     result = invoke(["--resume", str(study_dir)])
     assert result.exit_code == 1 and "the manifest changed since the study began" in result.output
     assert not (study_dir / "cells").exists()
+
+
+def test_more_seeds_are_planned_like_the_first(tmp_path):
+    folder = write_synthetic(tmp_path / "syn", TINY, {"disgust": 40})
+    config = StudyConfig(data=TINY, conditions=("baseline", "synthetic+oversample"), synthetic=str(folder),
+                         seeds=(0, 1), model="basic-cnn", synthetic_share=0.25)
+    study_dir = create_study(config, tmp_path / "runs")
+    before = load_study(study_dir)
+    assert add_seeds(study_dir, grow_to=4) == (2, 3)
+    after = load_study(study_dir)
+    assert after["cells"][:4] == before["cells"]  # the planned cells are kept as they were
+    first = {c["condition"]: c for c in before["cells"] if c["seed"] == 0}
+    for cell in after["cells"][4:]:
+        like = first[cell["condition"]]
+        assert cell["path"] == like["path"].replace("seed0", f"seed{cell['seed']}")
+        assert cell["data"] == like["data"]  # the same synthetic faces per class
+        assert cell["train"] == {**like["train"], "seed": cell["seed"]}
+    assert [(c["condition"], c["seed"]) for c in after["cells"][4:]] == [
+        ("baseline", 2), ("synthetic+oversample@median", 2), ("baseline", 3), ("synthetic+oversample@median", 3)]
+    assert after["config"]["seeds"] == [0, 1, 2, 3] and after["seeds_added"][0]["seeds"] == [2, 3]
+    command = after["command"]
+    assert command[command.index("--seed-list") + 1] == "0,1,2,3"
+    assert command[command.index("--out") + 1] == str(tmp_path / "runs")
+    # Named seeds: only those not in the study yet; none new leaves study.json as it was.
+    assert add_seeds(study_dir, seeds=(3, 7, 7)) == (7,)
+    unchanged = (study_dir / "study.json").read_text()
+    assert add_seeds(study_dir, seeds=(0, 7)) == ()
+    assert (study_dir / "study.json").read_text() == unchanged
+    with pytest.raises(StudyError, match="already has 5 seeds .* can be added to, not removed"):
+        add_seeds(study_dir, grow_to=3)
+
+
+def test_resume_with_more_seeds_trains_only_the_new_ones(tmp_path):
+    first = invoke(["--data", TINY, "--conditions", "baseline,oversample", "--seeds", "1",
+                    "--out", str(tmp_path / "runs"), *FAST])
+    assert first.exit_code == 0, first.output
+    study_dir = Path(first.output.strip().splitlines()[-1])
+    trained = {p: p.stat().st_mtime_ns for p in study_dir.glob("cells/*/seed0/cell.json")}
+    result = invoke(["--resume", str(study_dir), "--seeds", "2", "--epochs", "5", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "seeds added: 1" in result.output and "ignoring --epochs" in result.output
+    assert "ignoring --seeds" not in result.output
+    assert all(p.stat().st_mtime_ns == t for p, t in trained.items())  # seed 0 was not retrained
+    assert set(_cells(study_dir)) == {(c, s) for c in ("baseline", "oversample") for s in (0, 1)}
+    results = json.loads((study_dir / "results.json").read_text())
+    assert results["study"]["seeds"] == [0, 1] and results["cells"] == {"planned": 4, "finished": 4, "missing": []}
+    assert all(v["seeds"] == [0, 1] for v in results["conditions"].values())
+    again = invoke(["--resume", str(study_dir), "--seed-list", "1", "--quiet"])
+    assert again.exit_code == 0 and "every seed asked for is in the study already" in again.output
 
 
 def test_report_of_a_study_without_finished_cells(tmp_path):

@@ -12,8 +12,8 @@ items, and paired deltas against the baseline and against the best rebalancing c
 
 Modules, one job each: ``conditions`` (names, amounts, cells), ``config`` (StudyConfig),
 ``sources`` (the synthetic folder and the train-split-only rule), ``plan`` (checks inputs and
-writes study.json), ``runner`` (trains and resumes cells, optionally in parallel processes),
-``aggregate`` (the numbers), ``report`` (results.json, report.md, terminal summary) and
+writes study.json, or adds seeds to it), ``runner`` (trains and resumes cells, optionally in
+parallel processes), ``aggregate`` (the numbers), ``report`` (results.json, report.md, terminal summary) and
 ``plots`` (PNGs).
 
 Study folder::
@@ -39,13 +39,13 @@ from ferganaug.study.conditions import (
     plan_cells,
 )
 from ferganaug.study.config import StudyConfig
-from ferganaug.study.plan import create_study, data_options, load_study
+from ferganaug.study.plan import add_seeds, create_study, data_options, load_study
 from ferganaug.study.report import format_markdown, format_summary, load_cells, write_report
 from ferganaug.study.runner import run_cell, run_study
 from ferganaug.study.sources import check_manifest_sources, check_synthetic_folder
 
 __all__ = [
-    "CLASS_WEIGHT_MODE", "CONDITIONS", "Amount", "Cell", "StudyConfig", "StudyError", "aggregate",
+    "CLASS_WEIGHT_MODE", "CONDITIONS", "Amount", "Cell", "StudyConfig", "StudyError", "add_seeds", "aggregate",
     "check_manifest_sources", "check_synthetic_folder", "condition_names", "create_study", "data_options",
     "faces_per_class", "format_markdown", "format_summary", "load_cells", "load_study", "median_count",
     "parse_amount", "parse_amounts", "parse_conditions", "plan_cells", "run_cell", "run_study", "seed_scores",

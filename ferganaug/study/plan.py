@@ -9,10 +9,12 @@ rule, images of another size, an emotion the data lacks.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import logging
 import time
 from pathlib import Path
+from typing import Sequence
 
 from classifiers.train import split_train_val
 from classifiers.workflow import DataOptions
@@ -87,7 +89,6 @@ def create_study(config: StudyConfig, out_root: str | Path = "runs/fergan-study"
                                 amount.label, w, n, config.synthetic, available[n], available[n])
     elif config.synthetic:
         log.warning("--synthetic is given but no synthetic condition is selected; the folder is not used")
-    per_class = {label: tuple(p["wanted"].values()) for label, p in plan.items()}
     cells = plan_cells(config.condition_names, config.seeds)
     keep = leak_free_mask(data, "test")
     study_dir = next_run_dir(out_root, f"{config.model}-{spec_short_name(config.data)}")
@@ -99,10 +100,7 @@ def create_study(config: StudyConfig, out_root: str | Path = "runs/fergan-study"
         "train": config.train_config().to_dict() | {"seed": None},
         "condition_names": list(config.condition_names),
         "synthetic_plan": plan,
-        "cells": [{
-            "condition": c.condition, "base": c.base, "amount": c.amount, "seed": c.seed, "path": c.path,
-            "train": config.cell_train_config(c).to_dict(), "data": vars(data_options(config, c, per_class)),
-        } for c in cells],
+        "cells": [_cell_entry(config, c, plan) for c in cells],
         "data": {
             "spec": config.data,
             "class_names": list(names),
@@ -120,6 +118,46 @@ def create_study(config: StudyConfig, out_root: str | Path = "runs/fergan-study"
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     })
     return study_dir
+
+
+def add_seeds(study_dir: str | Path, seeds: Sequence[int] = (), grow_to: int | None = None) -> tuple[int, ...]:
+    """Extend a planned study with more paired seeds: ``seeds`` names them, ``grow_to=N`` adds the
+    smallest unused seeds until there are N. The new cells are planned exactly as the first ones
+    (same conditions, recipe, data and synthetic faces per class) and study.json is rewritten
+    atomically; finished cells stay. Returns the seeds added, none when all were there already."""
+    study_dir = Path(study_dir)
+    study = load_study(study_dir)
+    config = StudyConfig.from_dict(study["config"], str(study_dir / STUDY_JSON))
+    if grow_to is not None:
+        if grow_to < len(config.seeds):
+            raise StudyError(f"--seeds {grow_to}: {study_dir} already has {len(config.seeds)} seeds "
+                             f"({', '.join(map(str, config.seeds))}); a study's seeds can be added to, not removed")
+        unused = (s for s in itertools.count() if s not in config.seeds)
+        seeds = tuple(itertools.islice(unused, grow_to - len(config.seeds)))
+    new = tuple(s for s in dict.fromkeys(int(s) for s in seeds) if s not in config.seeds)
+    if not new:
+        return ()
+    grown = dataclasses.replace(config, seeds=config.seeds + new)
+    study["cells"] += [_cell_entry(grown, c, study["synthetic_plan"]) for c in plan_cells(grown.condition_names, new)]
+    study["config"] = grown.to_dict()
+    study["command"] = grown.command(_out_root(study["command"]))
+    study.setdefault("seeds_added", []).append({"seeds": list(new), "when": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    atomic_write_json(study_dir / STUDY_JSON, study)
+    return new
+
+
+def _cell_entry(config: StudyConfig, cell: Cell, synthetic_plan: dict) -> dict:
+    """A cell as study.json stores it: what to train and on which data."""
+    per_class = {label: tuple(p["wanted"].values()) for label, p in synthetic_plan.items()}
+    return {
+        "condition": cell.condition, "base": cell.base, "amount": cell.amount, "seed": cell.seed, "path": cell.path,
+        "train": config.cell_train_config(cell).to_dict(), "data": vars(data_options(config, cell, per_class)),
+    }
+
+
+def _out_root(command: list[str]) -> str | None:
+    """The --out of a stored study command line, if it has one."""
+    return command[command.index("--out") + 1] if "--out" in command[:-1] else None
 
 
 def _nonzero(counts: dict[str, int]) -> str:
