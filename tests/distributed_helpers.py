@@ -27,5 +27,12 @@ def as_rank(rank: int, world: int, port: int) -> None:
 
 def launch(worker: Callable[..., None], world: int, *args) -> None:
     """Run ``worker(rank, world, port, *args)`` in ``world`` fresh processes and wait for all of
-    them; a worker's exception fails the launch."""
-    mp.start_processes(worker, args=(world, free_port(), *args), nprocs=world, start_method="spawn", join=True)
+    them; a worker's exception fails the launch. A rank killed by a signal before it finished
+    (gloo aborting a rendezvous on a loaded machine, seen as SIGABRT) is launched once more on a
+    fresh port; a second death fails."""
+    try:
+        mp.start_processes(worker, args=(world, free_port(), *args), nprocs=world, start_method="spawn", join=True)
+    except mp.ProcessExitedException as died:
+        if died.signal_name is None:
+            raise
+        mp.start_processes(worker, args=(world, free_port(), *args), nprocs=world, start_method="spawn", join=True)
