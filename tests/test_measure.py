@@ -16,6 +16,7 @@ from ferganaug.measure.bootstrap import (
     paired_bootstrap_delta,
     paired_delta,
     per_class_recall,
+    seeds_to_separate,
 )
 from ferganaug.measure.distances import (
     frechet_distance,
@@ -332,6 +333,18 @@ def test_paired_delta_verdicts(deltas, verdict):
     assert result["mean_delta"] == pytest.approx(mean)
     assert result["std"] == pytest.approx(std)
     assert (result["ci_low"], result["ci_high"]) == (pytest.approx(low), pytest.approx(high))
+    assert result["seeds_needed"] == (seeds_to_separate(mean, std) if verdict == "within noise" else None)
+
+
+def test_seeds_to_separate_by_the_t_table():
+    # mean 5 points, spread 8: t(11) 2.201 * 8 / sqrt(12) = 5.08 still reaches zero, t(12) 2.179 * 8 / sqrt(13) = 4.83 not
+    assert seeds_to_separate(0.05, 0.08) == 13
+    assert seeds_to_separate(-0.05, 0.08) == 13  # a loss needs as many seeds as a gain
+    assert seeds_to_separate(0.05, 0.08, confidence=0.5) < 13
+    assert seeds_to_separate(0.0, 0.08) is None and seeds_to_separate(0.001, 0.5) is None  # over 100 seeds
+    within = paired_delta([0.70, 0.60, 0.66], [0.60, 0.66, 0.61])  # +10, -6, +5 points
+    assert within["verdict"] == "within noise"
+    assert within["seeds_needed"] == seeds_to_separate(within["mean_delta"], within["std"]) > 3
 
 
 def test_paired_delta_single_seed_has_no_interval():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -571,9 +572,26 @@ def _fake_study(root: Path) -> Path:
     return root
 
 
-def test_logit_adjust_joins_the_best_rebalancing_comparison(tmp_path):
+def _fake_scores(study_dir: Path) -> Callable[[str, int, str], float]:
+    """score(condition, seed, metric) of _fake_study's cells, recomputed from their items;
+    metric: macro_f1, or recall/<class>, f1/<class>."""
     from ferganaug.study.aggregate import seed_scores
 
+    cells = {(c["condition"], c["seed"]): c for c in
+             (json.loads(p.read_text()) for p in study_dir.glob("cells/*/seed*/cell.json"))}
+
+    def score(condition: str, seed: int, metric: str) -> float:
+        items = cells[(condition, seed)]["items"]
+        s = seed_scores(np.array(items["targets"]), np.array(items["predictions"]), ("angry", "disgust", "fear"))
+        if metric == "macro_f1":
+            return s["macro_f1"]
+        kind, name = metric.split("/")
+        return s["per_class"][name][kind]
+
+    return score
+
+
+def test_logit_adjust_joins_the_best_rebalancing_comparison(tmp_path):
     study_dir = _fake_study(tmp_path / "study")
     results = write_report(study_dir)
     best = results["best_rebalancing"]
@@ -583,17 +601,9 @@ def test_logit_adjust_joins_the_best_rebalancing_comparison(tmp_path):
     assert vs_best["reference"] == "logit-adjust"
     assert set(vs_best["conditions"]) == {"class-weights", "oversample", "synthetic+oversample@median"}
     # Paired by seed: synthetic+oversample's seeds 1 and 2 against logit-adjust's seeds 1 and 2.
-    cells = {(c["condition"], c["seed"]): c for c in
-             (json.loads(p.read_text()) for p in study_dir.glob("cells/*/seed*/cell.json"))}
-    names = ("angry", "disgust", "fear")
-
-    def score(condition, seed, metric):
-        items = cells[(condition, seed)]["items"]
-        s = seed_scores(np.array(items["targets"]), np.array(items["predictions"]), names)
-        return s["macro_f1"] if metric == "macro_f1" else s["per_class"]["disgust"]["recall"]
-
+    score = _fake_scores(study_dir)
     for metric, got in (("macro_f1", vs_best["conditions"]["synthetic+oversample@median"]["macro_f1"]),
-                        ("recall", vs_best["conditions"]["synthetic+oversample@median"]["recall"]["disgust"])):
+                        ("recall/disgust", vs_best["conditions"]["synthetic+oversample@median"]["recall"]["disgust"])):
         by_hand = [score("synthetic+oversample@median", s, metric) - score("logit-adjust", s, metric) for s in (1, 2)]
         assert got["n_seeds"] == 2 and got["mean_delta"] == pytest.approx(np.mean(by_hand))
     lines = [v for v in results["verdicts"] if v["reference"] == "logit-adjust"]
@@ -604,6 +614,34 @@ def test_logit_adjust_joins_the_best_rebalancing_comparison(tmp_path):
     assert "Best rebalancing condition: **logit-adjust**" in report
     assert "## Deltas vs the best rebalancing condition (logit-adjust)" in report
     assert "a draw is synthetic with probability 0.25 (--synthetic-share)" in report
+
+
+def test_synthetic_faces_face_the_best_condition_without_them_metric_by_metric(tmp_path):
+    study_dir = _fake_study(tmp_path / "study")
+    results = write_report(study_dir)
+    score = _fake_scores(study_dir)
+    seeds = {c: [0, 1] for c in ("class-weights", "oversample")} | {"logit-adjust": [1, 2]}  # as _fake_study has them
+    per_metric = results["deltas"]["vs_best_per_metric"]
+    assert set(per_metric["references"]) == {"macro_f1", "f1/disgust", "recall/disgust"}
+    assert set(per_metric["conditions"]) == {"synthetic+oversample@median"}  # only synthetic faces are on trial
+    for metric, ref in per_metric["references"].items():
+        means = {c: np.mean([score(c, s, metric) for s in seeds[c]]) for c in seeds}
+        assert means[ref] == max(means.values())
+        delta = per_metric["conditions"]["synthetic+oversample@median"][metric]
+        shared = [s for s in (0, 1, 2) if s in seeds[ref]]
+        by_hand = [score("synthetic+oversample@median", s, metric) - score(ref, s, metric) for s in shared]
+        assert delta["n_seeds"] == len(shared) and delta["mean_delta"] == pytest.approx(np.mean(by_hand))
+    lines = results["verdicts_per_metric"]
+    assert [v["metric"] for v in lines] == ["macro_f1", "f1/disgust", "recall/disgust"]
+    assert lines[1]["text"].startswith(
+        f"disgust F1: synthetic+oversample@median vs {per_metric['references']['f1/disgust']}")
+    report = (study_dir / "report.md").read_text()
+    assert "Against the best condition without synthetic faces, metric by metric:" in report
+    assert all(v["text"] in report for v in lines)
+    for v in lines:  # a change within noise says how many seeds would separate it
+        needed = per_metric["conditions"][v["condition"]][v["metric"]]["seeds_needed"]
+        assert (v["verdict"] == "within noise") == (" would separate" in v["text"] or "no practical" in v["text"])
+        assert needed is None or f"about {needed} paired seeds" in v["text"]
 
 
 def test_best_rebalancing_without_logit_adjust_is_as_before(tmp_path):

@@ -16,6 +16,7 @@ from ferganaug.measure.bootstrap import (
     paired_bootstrap_delta,
     paired_delta,
     per_class_recall,
+    seeds_to_separate,
 )
 from ferganaug.measure.distances import (
     frechet_distance,
@@ -33,4 +34,5 @@ __all__ = [
     "paired_bootstrap_delta",
     "paired_delta",
     "per_class_recall",
+    "seeds_to_separate",
 ]

@@ -157,12 +157,28 @@ def paired_delta(condition_values, baseline_values, confidence: float = 0.95) ->
     deltas = c - b
     mean, std, low, high = mean_ci_over_seeds(deltas, confidence)
     result = {"n_seeds": int(deltas.size), "mean_delta": mean, "std": std, "ci_low": None, "ci_high": None,
-              "confidence": confidence, "verdict": "within noise", "note": None}
+              "confidence": confidence, "verdict": "within noise", "note": None, "seeds_needed": None}
     if deltas.size == 1:
         result["note"] = "single seed: no spread between seeds to build an interval from, so no verdict"
         return result
     result.update(ci_low=low, ci_high=high, verdict=_verdict(low, high))
+    if result["verdict"] == "within noise":
+        result["seeds_needed"] = seeds_to_separate(mean, std, confidence)
     return result
+
+
+def seeds_to_separate(mean_delta: float, std: float, confidence: float = 0.95, limit: int = 100) -> int | None:
+    """The fewest paired seeds n whose t-interval, mean_delta +- t(n-1) * std / sqrt(n), would
+    leave out zero if the mean delta and its seed-to-seed spread stayed as measured: a planning
+    figure for a change found within noise. None when even ``limit`` seeds would not (or the
+    mean delta is zero)."""
+    _check_confidence(confidence)
+    if mean_delta == 0 or not np.isfinite(mean_delta) or not np.isfinite(std):
+        return None
+    for n in range(2, limit + 1):
+        if float(stats.t.ppf(0.5 + confidence / 2.0, df=n - 1)) * std / np.sqrt(n) < abs(mean_delta):
+            return n
+    return None
 
 
 def paired_bootstrap_delta(targets, preds_a, preds_b, metric_fn: MetricFn, n_boot: int = 1000, seed: int = 0,

@@ -21,6 +21,11 @@ Comparisons, paired seed by seed (``paired_delta``: seed i against seed i), with
 - every condition against the best rebalancing condition (class-weights, oversample or,
   when the study runs it, logit-adjust: whichever has the highest mean test macro-F1;
   results say which and why), every metric paired seed by seed against that condition;
+- every synthetic condition against the best condition without synthetic faces *per metric*
+  (macro-F1, and each chosen emotion's F1 and recall: the rebalancing condition with the
+  highest mean of that metric), the comparison a practitioner's choice faces;
+- a delta within noise carries ``seeds_needed``: how many paired seeds would separate a change
+  of that size at the measured spread (a planning figure, not a promise);
 - for the first chosen emotion, also a paired bootstrap over test items of the seed-mean
   recall difference (``paired_bootstrap_delta``, same items for both conditions).
 """
@@ -129,7 +134,54 @@ def _paired(a: dict, b: dict, names: tuple[str, ...]) -> dict:
         if any(va[s] is None or vb[s] is None for s in seeds):
             continue  # a class absent from the test split has no recall to compare
         out[key] = paired_delta([va[s] for s in seeds], [vb[s] for s in seeds], CONFIDENCE)
-    out["recall"] = {n: out.pop(f"recall/{n}") for n in names if f"recall/{n}" in out}
+    for kind in ("recall", "f1"):
+        out[kind] = {n: out.pop(f"{kind}/{n}") for n in names if f"{kind}/{n}" in out}
+    return out
+
+
+def _metric_label(metric: str) -> str:
+    """'macro_f1' -> 'macro-F1', 'f1/disgust' -> 'disgust F1', 'recall/disgust' -> 'disgust recall'."""
+    if metric == "macro_f1":
+        return "macro-F1"
+    kind, name = metric.split("/")
+    return f"{name} {'F1' if kind == 'f1' else kind}"
+
+
+def _best_per_metric(summaries: dict, emotions: list[str]) -> dict[str, str | None]:
+    """For macro-F1 and each chosen emotion's F1 and recall, the condition without synthetic
+    faces (of REBALANCING, those run) with the highest mean test value; a tie goes to the one
+    listed first. None when no rebalancing condition ran."""
+    best: dict[str, str | None] = {}
+    for metric in ["macro_f1"] + [f"{kind}/{e}" for e in emotions for kind in ("f1", "recall")]:
+        means = {}
+        for c in REBALANCING:
+            if c in summaries:
+                test = summaries[c]["views"]["test"]
+                kind, _, name = metric.partition("/")
+                entry = test["macro_f1"] if metric == "macro_f1" else test["per_class"][name][kind]
+                if entry is not None:
+                    means[c] = entry["mean"]
+        best[metric] = max(means, key=lambda c: (means[c], -REBALANCING.index(c))) if means else None
+    return best
+
+
+def _vs_best_per_metric(paired_inputs: dict, references: dict[str, str | None]) -> dict:
+    """Every synthetic condition against the best condition without synthetic faces, metric by
+    metric, paired by the seeds both have."""
+    out: dict = {"references": references, "conditions": {}}
+    for name, inputs in paired_inputs.items():
+        if name.split("@")[0] not in SYNTHETIC_CONDITIONS:
+            continue
+        out["conditions"][name] = {}
+        for metric, ref in references.items():
+            if ref is None:
+                continue
+            a, b = inputs, paired_inputs[ref]
+            seeds = [s for s in a["seeds"] if s in b["seeds"]]
+            va, vb = dict(zip(a["seeds"], a["values"][metric])), dict(zip(b["seeds"], b["values"][metric]))
+            if seeds and all(va[s] is not None and vb[s] is not None for s in seeds):
+                out["conditions"][name][metric] = paired_delta([va[s] for s in seeds], [vb[s] for s in seeds],
+                                                               CONFIDENCE)
     return out
 
 
@@ -176,8 +228,8 @@ def aggregate(study: dict, cells: list[dict], n_boot: int = 1000) -> dict:
         paired_inputs[name] = {"seeds": cond.seeds, "values": {
             "accuracy": [s["accuracy"] for s in test], "macro_f1": [s["macro_f1"] for s in test],
             "leak_free_accuracy": [s["accuracy"] for s in clean], "leak_free_macro_f1": [s["macro_f1"] for s in clean],
-            **{f"recall/{n}": [s["per_class"][n]["recall"] if s["per_class"][n]["support"] else None for s in test]
-               for n in names},
+            **{f"{kind}/{n}": [s["per_class"][n][kind] if s["per_class"][n]["support"] else None for s in test]
+               for kind in ("recall", "f1") for n in names},
         }}
     best = _best_rebalancing(summaries)
     references = {"vs_baseline": BASELINE if BASELINE in summaries else None, "vs_best_rebalancing": best["condition"]}
@@ -201,6 +253,7 @@ def aggregate(study: dict, cells: list[dict], n_boot: int = 1000) -> dict:
                 result = paired_bootstrap_delta(a.targets, pa, pb, metric, n_boot=n_boot, seed=0, confidence=CONFIDENCE)
                 item_boot[key]["conditions"][name] = result | {"mean_delta": _clean(result["mean_delta"]),
                                                                "seeds": seeds}
+    deltas["vs_best_per_metric"] = _vs_best_per_metric(paired_inputs, _best_per_metric(summaries, emotions))
     return {
         "study": {
             "data": study["data"]["spec"], "model": study["config"]["model"], "epochs": study["config"]["epochs"],
@@ -216,6 +269,7 @@ def aggregate(study: dict, cells: list[dict], n_boot: int = 1000) -> dict:
         "deltas": deltas,
         "item_bootstrap": {"emotion": main, "metric": f"{main} recall, mean over seeds", **item_boot},
         "verdicts": _verdicts(deltas, emotions),
+        "verdicts_per_metric": _verdicts_per_metric(deltas["vs_best_per_metric"]),
         "synthetic_plan": study.get("synthetic_plan", {}),
         "time": {
             "train_seconds": float(sum(sum(s["train_seconds"]) for s in summaries.values())),
@@ -239,7 +293,25 @@ def verdict_text(metric: str, condition: str, reference: str, delta: dict) -> st
     head = f"{metric}: {condition} vs {reference} {_points(delta['mean_delta'])} points"
     if delta.get("ci_low") is None:
         return f"{head} (one seed: no interval): no verdict"
-    return f"{head} [95% CI {_points(delta['ci_low'])}, {_points(delta['ci_high'])}]: {delta['verdict']}"
+    text = f"{head} [95% CI {_points(delta['ci_low'])}, {_points(delta['ci_high'])}]: {delta['verdict']}"
+    if delta["verdict"] != "within noise":
+        return text
+    needed = delta.get("seeds_needed")
+    return text + (f" (at this spread about {needed} paired seeds would separate a change of this size)" if needed
+                   else " (at this spread no practical number of seeds would separate it)")
+
+
+def _verdicts_per_metric(vs_best: dict) -> list[dict]:
+    """One line per synthetic condition and headline metric, against the best condition without
+    synthetic faces for that metric."""
+    lines = []
+    for condition, by_metric in vs_best["conditions"].items():
+        for metric, delta in by_metric.items():
+            ref = vs_best["references"][metric]
+            lines.append({"metric": metric, "condition": condition, "reference": ref,
+                          "verdict": delta["verdict"] if delta.get("ci_low") is not None else None,
+                          "text": verdict_text(_metric_label(metric), condition, ref, delta)})
+    return lines
 
 
 def _verdicts(deltas: dict, emotions: list[str]) -> list[dict]:

@@ -145,6 +145,9 @@ def format_markdown(results: dict, study: dict) -> str:
     lines += [f"- {v['text']}" for v in results["verdicts"]] or ["- (nothing to compare yet)"]
     best = results["best_rebalancing"]
     lines += ["", f"Best rebalancing condition: **{best['condition'] or 'none'}** ({best['why']})."]
+    if results["verdicts_per_metric"]:
+        lines += ["", "Against the best condition without synthetic faces, metric by metric:", ""]
+        lines += [f"- {v['text']}" for v in results["verdicts_per_metric"]]
     if results["synthetic_plan"]:
         lines += ["", "## Synthetic faces added", ""]
         rows = []
@@ -192,7 +195,10 @@ def format_markdown(results: dict, study: dict) -> str:
         "training split only and were made from training faces of the same data (checked row by row in "
         "manifest.jsonl)."),
         ("- Best rebalancing: of class-weights, oversample and logit-adjust (those run), the one with the highest "
-        "mean test macro-F1; every delta against it is paired seed by seed."),
+        "mean test macro-F1; every delta against it is paired seed by seed. Metric by metric, the best condition "
+        "without synthetic faces is the one with the highest mean of that metric."),
+        ("- A delta within noise says how many paired seeds would separate a change of its size if its mean and "
+        "seed-to-seed spread held: the fewest n with t(n-1) x std / sqrt(n) below the mean delta."),
         "- Leak-free view: the test split without faces that are pixel copies of training faces.",
         f"- Mean ± std over seeds (ddof=1); [..] is the Student-t {conf} interval of the mean over seeds.",
         (f"- Bootstrap over test items ({results['n_boot']} resamples): every resample draws the same test items for "
@@ -235,7 +241,7 @@ def format_summary(results: dict) -> str:
             d = vs_base.get(condition, {}).get("recall", {}).get(e)
             row += f"  {_mean_std(test['per_class'][e]['recall']):>16}  {_signed(d['mean_delta']) if d else '':>13}"
         lines.append(row)
-    lines += [""] + [v["text"] for v in results["verdicts"]]
+    lines += [""] + [v["text"] for v in results["verdicts"] + results["verdicts_per_metric"]]
     if results["cells"]["missing"]:
         lines.append(f"missing cells: {', '.join(results['cells']['missing'])}")
     return "\n".join(lines)
