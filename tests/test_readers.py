@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import inspect
 import json
@@ -20,7 +21,7 @@ from data_fixtures import (
 
 from ferganaug.data.dataset import SPLIT_INDEX
 from ferganaug.data.errors import DataError
-from ferganaug.data.fer2013 import read_fer2013
+from ferganaug.data.fer2013 import read_fer2013, write_fer2013_csv
 from ferganaug.data.ferplus import read_ferplus
 from ferganaug.data.folders import read_image_folders
 from ferganaug.data.images import load_face_image
@@ -694,3 +695,25 @@ def test_data_info_says_how_many_rows_it_skipped(tmp_path):
     result = CliRunner().invoke(main, ["data-info", str(csv), "--skip-bad", "--cache-dir", str(tmp_path / "c")])
     assert result.exit_code == 0, result.output
     assert "skipped 1 malformed rows (--skip-bad); first:" in result.output
+
+
+@pytest.mark.parametrize("name", ["faces.csv", "faces.csv.gz"])
+def test_write_fer2013_reads_back_row_for_row(tmp_path, name):
+    data = load_dataset("builtin:train=40,val=10,test=10,seed=2")
+    path = write_fer2013_csv(data, tmp_path / name)
+    back = read_fer2013(path)
+    assert torch.equal(back.images, data.images) and torch.equal(back.labels, data.labels)
+    assert torch.equal(back.splits, data.splits)
+    assert (gzip.open(path) if name.endswith(".gz") else open(path, "rb")).readline() == b"emotion,pixels,Usage\n"
+    assert not list(tmp_path.glob("*.partial*")) and not list(tmp_path.glob(".*"))
+
+
+def test_write_fer2013_refuses_what_the_format_cannot_hold(tmp_path):
+    data = load_dataset("builtin:train=20,val=5,test=5,seed=2")
+    renamed = dataclasses.replace(data, class_names=tuple(reversed(data.class_names)))
+    with pytest.raises(DataError, match="a FER2013 csv labels faces angry, disgust"):
+        write_fer2013_csv(renamed, tmp_path / "x.csv")
+    small = dataclasses.replace(data, images=data.images[:, :, :24, :24])
+    with pytest.raises(DataError, match="holds 48x48 faces, got \\(24, 24\\)"):
+        write_fer2013_csv(small, tmp_path / "x.csv")
+    assert not (tmp_path / "x.csv").exists()

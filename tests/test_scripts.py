@@ -4,6 +4,7 @@ import importlib.util
 import json
 from pathlib import Path
 
+import pytest
 import torch
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
@@ -27,3 +28,51 @@ def test_paired_upper_bound_writes_a_run_folder_that_fergan_can_load(tmp_path):
     assert generator.step == 3
     faces = torch.zeros(2, 1, 48, 48)
     assert generator.model(faces, torch.tensor([0, 1]))[0].shape == faces.shape
+
+
+def test_real_data_curve_keeps_a_nested_share_of_one_emotion():
+    curve = _load("real_data_curve")
+    labels = torch.tensor([1] * 10 + [2] * 4 + [1] * 3)
+    splits = torch.tensor([0] * 14 + [2] * 3)  # the last three disgust faces are test faces
+    half, quarter = (curve.kept_rows(labels, splits, 1, f) for f in (0.5, 0.25))
+    assert int(half[:10].sum()) == 5 and int(quarter[:10].sum()) == 2  # round(0.25 * 10) = 2
+    assert half[10:].all() and quarter[10:].all()  # other emotions and test faces stay
+    assert not (quarter & ~half).any()  # the faces of 0.25 are among those of 0.5
+    assert curve.parse_fractions("0.5, 0.25") == (0.25, 0.5, 1.0)
+
+
+def test_real_data_curve_trains_each_fraction_and_pairs_it_with_all(tmp_path):
+    import numpy as np
+
+    from ferganaug.data.fer2013 import write_fer2013_csv
+    from ferganaug.data.spec import load_dataset
+    from ferganaug.study import load_cells, load_study, seed_scores
+
+    csv = write_fer2013_csv(load_dataset("builtin:train=280,val=40,test=140,seed=3"), tmp_path / "fer.csv")
+    out = _load("real_data_curve").main(["--data", str(csv), "--fractions", "0.5", "--seeds", "2", "--model",
+                                          "basic-cnn", "--epochs", "1", "--precision", "fp32", "--out",
+                                          str(tmp_path / "curve"), "--quiet"])
+    full, half = load_dataset(str(csv)), load_dataset(str(out / "data" / "fer-disgust-0.5.csv.gz"))
+    disgust = [int(((d.labels == 1) & (d.splits == 0)).sum()) for d in (full, half)]
+    assert disgust[1] == round(disgust[0] / 2) and len(full) - len(half) == disgust[0] - disgust[1]
+    assert torch.equal(half.split("test").images, full.split("test").images)
+    table = (out / "curve.md").read_text()
+    assert f"| 0.5 | {disgust[1]} |" in table and f"| 1 | {disgust[0]} |" in table and (out / "curve.png").is_file()
+
+    def f1(study_dir, seed):
+        cell = next(c for c in load_cells(study_dir, load_study(study_dir)) if c["seed"] == seed)
+        s = seed_scores(np.array(cell["items"]["targets"]), np.array(cell["items"]["predictions"]), full.class_names)
+        return s["per_class"]["disgust"]["f1"]
+
+    studies = {f: next((out / f"fraction-{f}").glob("*/study.json")).parent for f in ("0.5", "1")}
+    by_hand = np.mean([f1(studies["0.5"], s) - f1(studies["1"], s) for s in (0, 1)])
+    half_row = next(line for line in table.splitlines() if line.startswith("| 0.5 |"))
+    assert half_row.split(" | ")[5].startswith(f"{by_hand * 100:+.1f} [")
+    # Run again: the finished studies are reused, and a finished study serves as the full data.
+    again = _load("real_data_curve").main(["--data", str(csv), "--fractions", "0.5", "--seeds", "2", "--model",
+                                            "basic-cnn", "--epochs", "1", "--full", str(studies["1"]), "--out",
+                                            str(tmp_path / "curve"), "--quiet"])
+    assert (again / "curve.md").read_text().split("Studies:")[0] == table.split("Studies:")[0]
+    with pytest.raises(SystemExit, match="its recipe differs: epochs 1 \\(here 2\\)"):
+        _load("real_data_curve").main(["--data", str(csv), "--fractions", "0.5", "--model", "basic-cnn",
+                                       "--epochs", "2", "--out", str(tmp_path / "curve"), "--quiet"])

@@ -26,9 +26,10 @@ import numpy as np
 import torch
 
 from ferganaug.data.cache import cached_read, file_fingerprint
-from ferganaug.data.dataset import IMAGE_SIZE, SPLIT_INDEX, FaceDataset
+from ferganaug.data.dataset import IMAGE_SIZE, SPLIT_INDEX, SPLITS, FaceDataset
 from ferganaug.data.errors import MAX_SKIP_EXAMPLES, DataError, check_file
 from ferganaug.emotions import EMOTIONS
+from ferganaug.utils.files import atomic_write_bytes
 
 READER_VERSION = 1
 NUM_PIXELS = IMAGE_SIZE * IMAGE_SIZE
@@ -430,3 +431,26 @@ def read_fer2013(
         "fer2013", READER_VERSION, path, [file_fingerprint(path)], {"skip_bad": skip_bad},
         lambda src: _build(path, skip_bad, src), source=source, cache=cache, cache_dir=cache_dir,
     )
+
+
+SPLIT_TO_USAGE = {"train": "Training", "val": "PublicTest", "test": "PrivateTest"}
+
+
+def write_fer2013_csv(data: FaceDataset, path: str | os.PathLike) -> Path:
+    """Write ``data`` as a FER2013 csv (gzipped when the name ends in .gz) that ``read_fer2013``
+    reads back row for row: labels, 48x48 pixels and splits as Usage. Written atomically, so an
+    interrupted write leaves no half file."""
+    if tuple(data.class_names) != EMOTIONS:
+        raise DataError(f"a FER2013 csv labels faces {', '.join(EMOTIONS)}; this data's classes are "
+                        f"{', '.join(data.class_names)}")
+    if tuple(data.images.shape[2:]) != (IMAGE_SIZE, IMAGE_SIZE):
+        raise DataError(f"a FER2013 csv holds {IMAGE_SIZE}x{IMAGE_SIZE} faces, got {tuple(data.images.shape[2:])}")
+    usage = [SPLIT_TO_USAGE[s] for s in SPLITS]
+    pixels = data.images.reshape(len(data), -1).numpy()
+    lines = ["emotion,pixels,Usage"] + [
+        f"{label},{' '.join(map(str, row))},{usage[split]}"
+        for label, row, split in zip(data.labels.tolist(), pixels, data.splits.tolist())]
+    body = ("\n".join(lines) + "\n").encode()
+    path = Path(path)
+    atomic_write_bytes(path, gzip.compress(body, mtime=0) if path.name.lower().endswith(".gz") else body)
+    return path
