@@ -7,19 +7,20 @@
 #      beside each hit rate
 #   4. synthetic disgust faces, enough to top disgust up to the median class count
 #   5. fergan study: the real-data fixes (oversample, logit-adjust) against synthetic faces with
-#      each of them, and the baseline; 3 paired seeds (SEEDS=N for N), deep-cnn 10 epochs
+#      each of them, and the baseline (CONDITIONS=LIST for others); 3 paired seeds (SEEDS=N), deep-cnn 10 epochs
 # Every step writes into OUT and is skipped when its result is already there, and steps 1, 2
 # and 5 continue an interrupted run, so re-running the script picks up where it stopped.
 # OUT/chain.log records the commit, the CPU and when each step started and ended.
 #
-# usage: [SEEDS=N] scripts/fer2013_augmentation.sh [FER2013_CSV] [OUT]
+# usage: [SEEDS=N] [CONDITIONS=LIST] scripts/fer2013_augmentation.sh [FER2013_CSV] [OUT]
 # Re-run with a larger SEEDS to add paired seeds to a finished study (the cells it has are kept).
-# 2 CPU cores with AVX-512 BF16: about 17 + 45 + 14 + 1 + 70 minutes.
+# 2 CPU cores with AVX-512 BF16: about 17 + 45 + 14 + 1 + 87 minutes (5.8 a study cell).
 set -euo pipefail
 
 data=${1:-../shared/data/fer2013/fer2013.csv.gz}
 out=${2:-runs/fer2013-augmentation}
 seeds=${SEEDS:-3}
+conditions=${CONDITIONS:-baseline,oversample,logit-adjust,synthetic+oversample,synthetic+logit-adjust}
 [[ -f "$data" ]] || { echo "error: no FER2013 csv at '$data' (give its path as the first argument)" >&2; exit 2; }
 mkdir -p "$out"
 
@@ -63,7 +64,7 @@ log "step 5 study"
 study=$(latest "$out/study")
 if [[ -z "$study" ]]; then
   fergan study --data "$data" --synthetic "$gan/synthetic" --emotions disgust --amounts median --seeds "$seeds" \
-    --conditions baseline,oversample,logit-adjust,synthetic+oversample,synthetic+logit-adjust \
+    --conditions "$conditions" \
     --model deep-cnn --epochs 10 --out "$out/study" --quiet
   study=$(latest "$out/study")
 else
