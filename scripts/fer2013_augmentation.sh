@@ -28,7 +28,7 @@ log() { echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) $*" | tee -a "$out/chain.log" >&2; 
 log "start: commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)," \
     "CPU $(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)"
 
-latest() { ls -d "$1"/*/ 2>/dev/null | tail -1 | sed 's:/$::'; }
+latest() { ls -d "$1"/*/ 2>/dev/null | tail -1 | sed 's:/$::' || true; }  # nothing yet: empty
 
 # 1. loss classifier
 log "step 1 loss classifier"
