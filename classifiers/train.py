@@ -18,7 +18,6 @@ from typing import Callable
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from classifiers.checkpoint import TRAIN_STATE_KIND, model_artifact, read_checkpoint, save_model
 from classifiers.inference import predict_logits
@@ -36,6 +35,7 @@ from ferganaug.engine.distributed import (
 )
 from ferganaug.utils.hardware import resolve_device
 from ferganaug.utils.precision import NumericPath, choose_path
+from ferganaug.utils.progress import progress_bar
 from ferganaug.utils.seeding import make_generator, seed_everything
 
 log = logging.getLogger(__name__)
@@ -264,9 +264,9 @@ class Trainer:
             self.model.freeze_backbone(self._backbone_should_freeze())
         total_loss, correct, seen = 0.0, 0, 0
         start = time.perf_counter()
-        batches = tqdm(
+        batches = progress_bar(
             self.sampler, total=len(self.sampler), desc=f"epoch {self.epoch + 1}/{self.config.epochs}",
-            leave=False, disable=not (self.progress and self.group.is_main), unit="batch",
+            leave=False, enabled=self.progress and self.group.is_main, unit="batch",
         )
         for index in batches:
             index = shard_batch(index, self.group).to(self.device)  # every rank drew the same global batch

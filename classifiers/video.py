@@ -35,7 +35,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
 from classifiers.predict import FacePredictor
 from ferganaug.data.errors import DataError
@@ -44,6 +43,7 @@ from ferganaug.faces.detect import create_detector
 from ferganaug.faces.draw import draw_faces
 from ferganaug.faces.track import DEFAULT_DETECT_EVERY, FaceTracker, Track
 from ferganaug.utils.files import check_writable
+from ferganaug.utils.progress import progress_bar
 from ferganaug.utils.threads import torch_threads
 
 RECORD_SCHEMA_VERSION = 1
@@ -267,7 +267,7 @@ def _classify_stream(capture: cv2.VideoCapture, name: str, options: VideoOptions
     total = claimed if limit is None else (limit if claimed is None else min(claimed, limit))
     smoother, summary, track_ids = TrackSmoother(options.smooth), VideoSummary(), set()
     outputs: Outputs | None = None
-    bar = tqdm(total=total, disable=not progress or live, desc="fer-classify video", unit="frame")
+    bar = progress_bar(total=total, enabled=progress and not live, desc="fer-classify video", unit="frame")
     start = time.perf_counter()
     try:
         while limit is None or summary.frames < limit:

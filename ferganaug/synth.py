@@ -44,6 +44,7 @@ from ferganaug.faces.blend import paste_edit
 from ferganaug.faces.detect import FaceDetector, detect_faces
 from ferganaug.faces.photo import encode_photo, read_photo
 from ferganaug.utils.files import atomic_write_bytes, check_writable, fresh_output_paths
+from ferganaug.utils.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -283,7 +284,7 @@ def _write_faces(job: _Job, emotions: Sequence[str], n: int, done: _Done, batch_
                  progress: bool) -> dict[str, _Written]:
     """Every emotion in turn, with a warning for one the filter's cap on candidates left short."""
     results = {}
-    bar = tqdm(total=n * len(emotions), disable=not progress, desc="fergan synthesize", unit="face")
+    bar = progress_bar(total=n * len(emotions), enabled=progress, desc="fergan synthesize", unit="face")
     for emotion in emotions:
         (job.out / emotion).mkdir(exist_ok=True)
         bar.update(min(done.images[emotion], n))

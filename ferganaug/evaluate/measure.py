@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 from classifiers.checkpoint import load_classifier
 from classifiers.inference import extract_features
@@ -26,6 +25,7 @@ from ferganaug.data.errors import DataError
 from ferganaug.emotions import EMOTION_INDEX, EMOTIONS
 from ferganaug.measure.distances import frechet_distance, kernel_inception_distance
 from ferganaug.measure.two_sample import two_sample_accuracy
+from ferganaug.utils.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -310,7 +310,7 @@ def measure_generator(
     shown_sources = sources.subset(torch.arange(min(SAMPLE_FACES, len(sources))))
     targets = [e for e in EMOTIONS if e not in source_emotions]
     by_reference = getattr(generator, "condition", "label") == "reference"
-    for emotion in tqdm(targets, disable=not progress, desc="fergan evaluate", unit="emotion"):
+    for emotion in progress_bar(targets, enabled=progress, desc="fergan evaluate", unit="emotion"):
         refs = _references(reference.train, emotion, len(sources), seed) if by_reference else None
         edited, area = edit_faces(generator, sources.images, emotion, references_uint8=refs, return_mask_area=True)
         per_emotion[emotion] = reference.measure(emotion, edited, sources, area)
@@ -355,7 +355,7 @@ def measure_synthetic(
     faces = folder.faces
     present = [e for e in EMOTIONS if bool((faces.labels == EMOTION_INDEX[e]).any())]
     per_emotion, columns = {}, []
-    for emotion in tqdm(present, disable=not progress, desc="fergan evaluate", unit="emotion"):
+    for emotion in progress_bar(present, enabled=progress, desc="fergan evaluate", unit="emotion"):
         rows = (faces.labels == EMOTION_INDEX[emotion]).nonzero().flatten()
         rows = rows[_pick(len(rows), n_per_emotion, seed + EMOTION_INDEX[emotion])]
         sources = folder.sources.subset(rows) if folder.sources is not None else None

@@ -24,7 +24,6 @@ from typing import Any, Callable, Mapping
 
 import torch
 import torch.nn as nn
-from tqdm import tqdm
 
 from ferganaug.data.augment import AugmentConfig, augment_batch, to_model_input
 from ferganaug.data.dataset import FaceDataset
@@ -51,6 +50,7 @@ from ferganaug.engine.distributed import (
 from ferganaug.utils.files import atomic_torch_save
 from ferganaug.utils.hardware import resolve_device
 from ferganaug.utils.precision import NumericPath, pick_fastest
+from ferganaug.utils.progress import progress_bar
 from ferganaug.utils.seeding import make_generator, seed_everything
 
 log = logging.getLogger(__name__)
@@ -461,7 +461,7 @@ class GANTrainer:
 
     def fit(self, on_sample: Callable[["GANTrainer"], None] | None = None) -> None:
         c = self.config
-        self._bar = tqdm(total=c.steps, initial=self.step, disable=not self.progress, desc="fergan train", unit="step")
+        self._bar = progress_bar(total=c.steps, initial=self.step, enabled=self.progress, desc="fergan train", unit="step")
         self._window: list[dict] = []
         self._window_start = time.perf_counter()
         hooks = [Hook("log", c.log_every, self._log)]
