@@ -3,9 +3,10 @@ config file, then the command line's choices, then ``--set`` assignments, each o
 last. A preset has two tables: ``[gan]`` (GANConfig) and ``[classifier]`` (the frozen loss
 classifier trained first when none is given: a design and fields on top of its study recipe,
 or ``preset = "NAME"``, a classifier preset of ``fer-classify presets``, with fields on top),
-and may have a third, ``[ensemble]``: ``models = ["mini-xception"]``, more designs trained with
-the ``[classifier]`` recipe (each with the next seed) whose beliefs the expression loss averages
-with the first's.
+and may have a third, ``[ensemble]``: more loss classifiers whose beliefs the expression loss
+averages with the first's, each with the next seed: ``models = ["mini-xception"]``, designs
+trained with the ``[classifier]`` recipe, and ``presets = ["fer2013-cpu"]``, classifier presets
+trained with their own recipe.
 
 TOML because Python reads it without a dependency (tomllib; tomli before 3.11), it has
 comments for the reasons behind a recipe, and its values are typed (1e-4 is a number)."""
@@ -60,7 +61,7 @@ def list_presets() -> dict[str, str]:
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
     """A TOML config file's tables, checked: only ``description``, ``[gan]``, ``[classifier]`` and
-    ``[ensemble]`` (``models``: a list of design names)."""
+    ``[ensemble]`` (``models``: design names; ``presets``: classifier preset names)."""
     path = Path(path)
     try:
         data = load_toml(path.read_text())
@@ -81,16 +82,22 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
 
 
 def _check_ensemble(table: Mapping[str, Any], where: str) -> None:
+    from classifiers.presets import preset_names as classifier_preset_names
     from classifiers.registry import list_models
 
-    models = table.get("models")
-    if set(table) != {"models"} or not isinstance(models, list) or not all(isinstance(m, str) for m in models):
-        raise ConfigError(f"{where}: expected one key, models = a list of design names, e.g. "
-                          f"models = [\"mini-xception\"]; got {dict(table)}")
-    unknown = [m for m in models if m not in list_models()]
-    if unknown:
-        raise ConfigError(f"{where}: unknown design {', '.join(repr(m) for m in unknown)}; "
-                          f"designs: {', '.join(list_models())}")
+    known = {"models": list_models(), "presets": classifier_preset_names()}
+    lists = {k: v for k, v in table.items() if k in known}
+    if (not lists or set(table) - set(known)
+            or not all(isinstance(v, list) and all(isinstance(m, str) for m in v) for v in lists.values())):
+        raise ConfigError(f"{where}: expected models = a list of design names and/or presets = a list of "
+                          f"classifier presets, e.g. models = [\"mini-xception\"], presets = [\"fer2013-cpu\"]; "
+                          f"got {dict(table)}")
+    for key, names in lists.items():
+        unknown = [m for m in names if m not in known[key]]
+        if unknown:
+            kind = "design" if key == "models" else "classifier preset"
+            raise ConfigError(f"{where}: unknown {kind} {', '.join(repr(m) for m in unknown)}; "
+                              f"{kind}s: {', '.join(known[key])}")
 
 
 def resolve_run_config(
@@ -108,10 +115,10 @@ def resolve_run_config(
         sources.append((str(config_file), read_config_file(config_file)))
     tables: dict[str, dict] = {"gan": {}, "classifier": {}}
     where = {"gan": "", "classifier": ""}
-    ensemble_models: list[str] = []
+    ensemble_table: dict[str, list[str]] = {}
     for name, data in sources:
         if ENSEMBLE in data:  # a later source's ensemble replaces an earlier one's
-            ensemble_models = list(data[ENSEMBLE]["models"])
+            ensemble_table = data[ENSEMBLE]
         for table in TABLES:
             given = dict(data.get(table, {}))
             if table == "classifier" and "preset" in given:
@@ -130,7 +137,11 @@ def resolve_run_config(
         classifier.setdefault(shared, getattr(gan, shared))
     first = resolve_train_config(model, classifier, where["classifier"] or "[classifier]")
     recipe = {k: v for k, v in classifier.items() if k not in DESIGN_FIELDS}
+    members = [(design, recipe) for design in ensemble_table.get("models", [])]
+    for name in ensemble_table.get("presets", []):
+        table = preset_train_table(name)
+        members.append((table.pop("model"), {shared: classifier[shared] for shared in ("precision", "device")} | table))
     ensemble = tuple(
-        resolve_train_config(member, {**recipe, "seed": first.seed + i}, f"[{ENSEMBLE}] {member}")
-        for i, member in enumerate(ensemble_models, start=1))
+        resolve_train_config(design, {**table, "seed": first.seed + i}, f"[{ENSEMBLE}] {design}")
+        for i, (design, table) in enumerate(members, start=1))
     return GANRunConfig(preset, gan, first, ensemble)

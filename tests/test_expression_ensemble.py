@@ -8,6 +8,7 @@ import pytest
 import torch
 import torch.nn as nn
 from checkpoints_helpers import nudge_first_weight
+from classifiers.presets import resolve_preset_config
 from click.testing import CliRunner
 
 from ferganaug.cli import main
@@ -70,10 +71,23 @@ def test_ensemble_table_carries_the_classifier_recipe_to_each_design_with_the_ne
     assert "ensemble" not in resolve_run_config("builtin").to_dict()
 
 
+def test_ensemble_presets_bring_their_own_recipe_after_the_models(tmp_path):
+    path = tmp_path / "ensemble.toml"
+    path.write_text('[classifier]\nepochs = 5\n[ensemble]\nmodels = ["basic-cnn"]\npresets = ["fer2013-cpu"]\n')
+    config = resolve_run_config("builtin", path, {"seed": 2, "precision": "fp32"})
+    from_preset = resolve_preset_config("fer2013-cpu")
+    assert [c.model for c in config.loss_classifiers] == ["deep-cnn", "basic-cnn", from_preset.model]
+    assert [c.seed for c in config.loss_classifiers] == [2, 3, 4]
+    member = config.ensemble[1]
+    assert member.epochs == from_preset.epochs != 5  # its own recipe, not [classifier]'s
+    assert (member.optimizer, member.lr, member.precision) == (from_preset.optimizer, from_preset.lr, "fp32")
+
+
 @pytest.mark.parametrize("table, message", [
     ('models = ["no-such-net"]', "unknown design 'no-such-net'"),
     ('models = "mini-xception"', "models = a list of design names"),
-    ('designs = ["mini-xception"]', "expected one key, models"),
+    ('designs = ["mini-xception"]', "models = a list of design names and/or presets"),
+    ('presets = ["fer-vgg"]', "unknown classifier preset 'fer-vgg'"),
 ])
 def test_a_bad_ensemble_table_names_the_file_and_what_was_expected(tmp_path, table, message):
     path = tmp_path / "bad.toml"
