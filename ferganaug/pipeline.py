@@ -39,7 +39,7 @@ def expression_classifier(
     """The frozen classifier behind the expression loss, and facts about where it came from.
 
     Given ``checkpoints`` are loaded; without them each of ``configs`` (the preset's
-    ``[classifier]``, then its ``[ensemble]`` designs) is trained by the same path as
+    ``[classifier]``, then its ``[ensemble]`` members) is trained by the same path as
     `fer-classify train`. Several classifiers act as one (LogProbEnsemble), and the facts of
     all but the first go under ``ensemble``. Strong augmentation (erasing, shifts, contrast)
     makes a classifier much harder for the generator to fool with texture artefacts;

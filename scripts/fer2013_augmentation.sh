@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The FER2013 augmentation experiment (docs/experiments/fer2013-gan.md), end to end:
-#   1. the GAN's loss classifier (deep-cnn, strong augmentation, 40 epochs: the fer2013 preset's [classifier])
-#   2. the GAN (`fergan train --preset fer2013`: 7,000 steps, anti-adversarial settings)
+#   1. the GAN's two loss classifiers, the fer2013 preset's [classifier] (deep-cnn, strong
+#      augmentation, 40 epochs) and [ensemble] member (the fer2013-cpu recipe, seed 1)
+#   2. the GAN (`fergan train --preset fer2013`: 6,000 steps, anti-adversarial settings)
 #   3. fergan evaluate with its default evaluator: resnet-baseline, seed 1, class-balanced
-#      batches (another design and seed than the loss classifier), recall on real test faces
-#      beside each hit rate
+#      batches (another design than either loss classifier), recall on real test faces beside
+#      each hit rate
 #   4. synthetic disgust faces, enough to top disgust up to the median class count
 #   5. fergan study: the real-data fixes (oversample, logit-adjust) against synthetic faces with
 #      each of them, and the baseline (CONDITIONS=LIST for others); 3 paired seeds (SEEDS=N), deep-cnn 10 epochs
@@ -14,7 +15,7 @@
 #
 # usage: [SEEDS=N] [CONDITIONS=LIST] scripts/fer2013_augmentation.sh [FER2013_CSV] [OUT]
 # Re-run with a larger SEEDS to add paired seeds to a finished study (the cells it has are kept).
-# 2 CPU cores with AVX-512 BF16: about 17 + 45 + 14 + 1 + 87 minutes (5.8 a study cell).
+# 2 CPU cores with AVX-512 BF16: about 20 + 28 + 42 + 12 + 1 + 87 minutes (5.8 a study cell).
 set -euo pipefail
 
 data=${1:-../shared/data/fer2013/fer2013.csv.gz}
@@ -30,22 +31,30 @@ log "start: commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)," \
 
 latest() { ls -d "$1"/*/ 2>/dev/null | tail -1 | sed 's:/$::' || true; }  # nothing yet: empty
 
-# 1. loss classifier
-log "step 1 loss classifier"
-clf=$(latest "$out/classifier")
-if [[ -z "$clf" ]]; then
-  fer-classify train --data "$data" --model deep-cnn --epochs 40 --scheduler cosine --batch-size 64 \
-    --augment strong --out "$out/classifier" --quiet >/dev/null
-  clf=$(latest "$out/classifier")
-elif [[ ! -f "$clf/model.pt" ]]; then
-  fer-classify train --resume "$clf" --quiet >/dev/null
-fi
+# 1. loss classifiers: the fer2013 preset's [classifier] and its [ensemble] member (its own
+#    recipe, the next seed); a re-run continues an interrupted one
+train_classifier() {  # ROOT FER-CLASSIFY-TRAIN-ARGS...: prints the run folder
+  local root=$1 run
+  shift
+  run=$(latest "$root")
+  if [[ -z "$run" ]]; then
+    fer-classify train "$@" --out "$root" --quiet >/dev/null
+  elif [[ ! -f "$run/model.pt" ]]; then
+    fer-classify train --resume "$run" --quiet >/dev/null
+  fi
+  latest "$root"
+}
+log "step 1 loss classifiers"
+clf=$(train_classifier "$out/classifier" --data "$data" --model deep-cnn --epochs 40 --scheduler cosine \
+  --batch-size 64 --augment strong)
+clf2=$(train_classifier "$out/classifier-2" --data "$data" --preset fer2013-cpu --seed 1)
 
 # 2. GAN
 log "step 2 GAN"
 gan=$(latest "$out/gan")
 if [[ -z "$gan" ]]; then
-  fergan train --preset fer2013 --data "$data" --expr-classifier "$clf/model.pt" --out "$out/gan" --quiet >/dev/null
+  fergan train --preset fer2013 --data "$data" --expr-classifier "$clf/model.pt" --expr-classifier "$clf2/model.pt" \
+    --out "$out/gan" --quiet >/dev/null
   gan=$(latest "$out/gan")
 else
   fergan train --resume "$gan" --quiet >/dev/null  # a finished run returns at once

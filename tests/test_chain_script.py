@@ -47,13 +47,15 @@ def test_each_step_runs_once_and_a_rerun_continues(tmp_path):
     first = _run(tmp_path, csv, CONDITIONS="oversample,synthetic+oversample")
     assert first.returncode == 0, first.stderr
     calls = _calls(tmp_path)
-    assert [c.split()[:2] for c in calls] == [["fer-classify", "train"], ["fergan", "train"], ["fergan", "evaluate"],
-                                              ["fergan", "synthesize"], ["fergan", "study"]]
+    assert [c.split()[:2] for c in calls] == [["fer-classify", "train"], ["fer-classify", "train"], ["fergan", "train"],
+                                              ["fergan", "evaluate"], ["fergan", "synthesize"], ["fergan", "study"]]
     out = tmp_path / "out"
-    assert f"--expr-classifier {out}/classifier/00000-deep-cnn/model.pt" in calls[1]
-    assert calls[2].startswith(f"fergan evaluate {out}/gan/00000-gan-fer2013 --data {csv}")
-    assert f"--generator {out}/gan/00000-gan-fer2013 --emotion disgust" in calls[3]
-    assert "--conditions oversample,synthetic+oversample" in calls[4] and "--seeds 3" in calls[4]
+    assert "--model deep-cnn" in calls[0] and "--preset fer2013-cpu --seed 1" in calls[1]
+    assert (f"--expr-classifier {out}/classifier/00000-deep-cnn/model.pt "
+            f"--expr-classifier {out}/classifier-2/00000-deep-cnn/model.pt") in calls[2]
+    assert calls[3].startswith(f"fergan evaluate {out}/gan/00000-gan-fer2013 --data {csv}")
+    assert f"--generator {out}/gan/00000-gan-fer2013 --emotion disgust" in calls[4]
+    assert "--conditions oversample,synthetic+oversample" in calls[5] and "--seeds 3" in calls[5]
     log = (out / "chain.log").read_text()
     assert "start: commit" in log and "step 5 study" in log
     assert f"done: {out}/study/00000-deep-cnn-fer2013/report.md" in log
@@ -72,9 +74,9 @@ def test_each_step_runs_once_and_a_rerun_continues(tmp_path):
 def test_an_interrupted_classifier_is_resumed(tmp_path):
     csv = tmp_path / "fer2013.csv"
     csv.write_text("emotion,pixels,Usage\n")
-    (tmp_path / "out" / "classifier" / "00000-deep-cnn").mkdir(parents=True)  # no model.pt yet
+    (tmp_path / "out" / "classifier-2" / "00000-fer-vgg").mkdir(parents=True)  # no model.pt yet
     assert _run(tmp_path, csv).returncode == 0
-    assert _calls(tmp_path)[0] == f"fer-classify train --resume {tmp_path}/out/classifier/00000-deep-cnn --quiet"
+    assert _calls(tmp_path)[1] == f"fer-classify train --resume {tmp_path}/out/classifier-2/00000-fer-vgg --quiet"
 
 
 def test_a_missing_csv_is_named(tmp_path):
