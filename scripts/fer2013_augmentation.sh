@@ -8,12 +8,13 @@
 #      each hit rate
 #   4. synthetic disgust faces, enough to top disgust up to the median class count
 #   5. fergan study: the real-data fixes (oversample, logit-adjust) against synthetic faces with
-#      each of them, and the baseline (CONDITIONS=LIST for others); 3 paired seeds (SEEDS=N), deep-cnn 10 epochs
+#      each of them, and the baseline (CONDITIONS=LIST for others); 3 paired seeds (SEEDS=N), deep-cnn 10 epochs,
+#      one cell at a time (WORKERS=N trains N cells at once, in processes sharing the cores)
 # Every step writes into OUT and is skipped when its result is already there, and steps 1, 2
 # and 5 continue an interrupted run, so re-running the script picks up where it stopped.
 # OUT/chain.log records the commit, the CPU and when each step started and ended.
 #
-# usage: [SEEDS=N] [CONDITIONS=LIST] scripts/fer2013_augmentation.sh [FER2013_CSV] [OUT]
+# usage: [SEEDS=N] [CONDITIONS=LIST] [WORKERS=N] scripts/fer2013_augmentation.sh [FER2013_CSV] [OUT]
 # Re-run with a larger SEEDS to add paired seeds to a finished study (the cells it has are kept).
 # 2 CPU cores with AVX-512 BF16: about 20 + 28 + 42 + 12 + 1 + 87 minutes (5.8 a study cell).
 set -euo pipefail
@@ -21,6 +22,7 @@ set -euo pipefail
 data=${1:-../shared/data/fer2013/fer2013.csv.gz}
 out=${2:-runs/fer2013-augmentation}
 seeds=${SEEDS:-3}
+workers=${WORKERS:-1}
 conditions=${CONDITIONS:-baseline,oversample,logit-adjust,synthetic+oversample,synthetic+logit-adjust}
 [[ -f "$data" ]] || { echo "error: no FER2013 csv at '$data' (give its path as the first argument)" >&2; exit 2; }
 mkdir -p "$out"
@@ -74,9 +76,9 @@ study=$(latest "$out/study")
 if [[ -z "$study" ]]; then
   fergan study --data "$data" --synthetic "$gan/synthetic" --emotions disgust --amounts median --seeds "$seeds" \
     --conditions "$conditions" \
-    --model deep-cnn --epochs 10 --out "$out/study" --quiet
+    --model deep-cnn --epochs 10 --workers "$workers" --out "$out/study" --quiet
   study=$(latest "$out/study")
 else
-  fergan study --resume "$study" --seeds "$seeds" --quiet
+  fergan study --resume "$study" --seeds "$seeds" --workers "$workers" --quiet
 fi
 log "done: $study/report.md"

@@ -1,6 +1,6 @@
 """scripts/fer2013_augmentation.sh, with stand-ins for fer-classify and fergan that record their
 command lines and write what the real ones would: each step runs once, a re-run skips or
-continues what is there, and SEEDS/CONDITIONS reach the study."""
+continues what is there, and SEEDS/CONDITIONS/WORKERS reach the study."""
 
 from __future__ import annotations
 
@@ -56,18 +56,19 @@ def test_each_step_runs_once_and_a_rerun_continues(tmp_path):
     assert calls[3].startswith(f"fergan evaluate {out}/gan/00000-gan-fer2013 --data {csv}")
     assert f"--generator {out}/gan/00000-gan-fer2013 --emotion disgust" in calls[4]
     assert "--conditions oversample,synthetic+oversample" in calls[5] and "--seeds 3" in calls[5]
+    assert "--workers 1" in calls[5]
     log = (out / "chain.log").read_text()
     assert "start: commit" in log and "step 5 study" in log
     assert f"done: {out}/study/00000-deep-cnn-fer2013/report.md" in log
     # Again, with more seeds: the GAN and the study continue, evaluation is not repeated.
     (tmp_path / "calls").unlink()
-    second = _run(tmp_path, csv, SEEDS="5")
+    second = _run(tmp_path, csv, SEEDS="5", WORKERS="2")
     assert second.returncode == 0, second.stderr
     assert _calls(tmp_path) == [
         f"fergan train --resume {out}/gan/00000-gan-fer2013 --quiet",
         f"fergan synthesize --generator {out}/gan/00000-gan-fer2013 --emotion disgust --n 3700 "
         f"--out {out}/gan/00000-gan-fer2013/synthetic --quiet",
-        f"fergan study --resume {out}/study/00000-deep-cnn-fer2013 --seeds 5 --quiet",
+        f"fergan study --resume {out}/study/00000-deep-cnn-fer2013 --seeds 5 --workers 2 --quiet",
     ]
 
 
