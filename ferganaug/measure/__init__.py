@@ -3,6 +3,7 @@
 ``distances``: how far apart two feature sets are (FID, KID).
 ``bootstrap``: how sure we are of a score and of a difference between conditions.
 ``two_sample``: whether a small critic can tell synthetic faces from real ones (torch).
+``threshold``: moving one class's decision boundary by a bias chosen on a validation split.
 
 Nothing here reads files or knows the toolkit's models: callers extract features and
 predictions, these functions turn arrays into numbers; the distances and intervals are pure

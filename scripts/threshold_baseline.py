@@ -1,0 +1,170 @@
+#!/usr/bin/env python
+"""Are a condition's gains worth more than moving one emotion's decision boundary?
+
+    python scripts/threshold_baseline.py runs/fer2013-augmentation/study/00000-deep-cnn-fer2013 --emotion disgust
+
+Synthetic disgust faces, like oversampling, move where a recogniser draws the disgust boundary:
+they buy precision and cost recall. A boundary can also be moved after training, for free, by
+adding a constant to the emotion's log-probability. For every finished cell of a `fergan study`,
+this reloads the cell's model.pt, predicts its validation split (the split the cell chose its
+epoch by; PublicTest for FER2013) and its test split with the cell's own numeric path and
+test-time augmentation, and scores three views on the test split:
+
+- as trained: the cell's own predictions (re-predicted; the agreement with cell.json is printed);
+- shifted (val): the bias that maximises the emotion's F1 (or macro-F1) on the validation split,
+  applied to the test split unchanged: a rebalancer a practitioner can use;
+- shifted (test): the bias chosen on the test split itself. Not a method (it tunes the test
+  split); it bounds what any shift of this boundary can buy a condition's models.
+
+Then it pairs every condition, seed by seed, with the reference condition's shifted (val) view:
+a synthetic condition beats plain rebalancing only if it beats rebalancing with a tuned boundary
+too. Writes STUDY/threshold.md and STUDY/threshold.json; the study's own files are not touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from classifiers.checkpoint import load_classifier
+from classifiers.inference import predict_logits
+from classifiers.train import split_train_val
+from ferganaug.data.spec import load_dataset
+from ferganaug.measure import mean_ci_over_seeds, paired_delta
+from ferganaug.measure.threshold import log_softmax, shifted_predictions, tune_bias
+from ferganaug.study import load_cells, load_study, seed_scores
+from ferganaug.utils.files import atomic_write_json, atomic_write_text
+from ferganaug.utils.precision import NumericPath
+
+VIEWS = ("as trained", "shifted (val)", "shifted (test)")
+METRICS = ("macro_f1", "recall", "precision", "f1")
+
+
+def cell_logits(study_dir: Path, cell: dict, data, device: torch.device) -> dict[str, np.ndarray]:
+    """The cell model's log-probabilities on its validation and test splits, as the cell predicted."""
+    train = cell["train"]
+    model, _ = load_classifier(study_dir / cell["path"] / "model.pt", data.class_names)
+    path = NumericPath(cell["numeric_path"]["precision"], cell["numeric_path"]["channels_last"])
+    model = path.prepare_model(model.to(device))
+    val = split_train_val(data, train["seed"]).val
+    out = {}
+    for split, faces in (("val", val), ("test", data.split("test"))):
+        logits = predict_logits(model, faces.images, path, device, train.get("eval_batch_size", 128),
+                                train.get("test_tta", "none"))
+        out[split] = log_softmax(logits.numpy())
+        out[f"{split}_targets"] = faces.labels.numpy()
+    return out
+
+
+def score_cell(logits: dict[str, np.ndarray], emotion: int, names: tuple[str, ...], objective: str) -> dict:
+    """The three views of one cell: chosen biases and test scores of the emotion and macro-F1."""
+    test, targets = logits["test"], logits["test_targets"]
+    biases = {"as trained": 0.0,
+              "shifted (val)": tune_bias(logits["val"], logits["val_targets"], emotion, objective),
+              "shifted (test)": tune_bias(test, targets, emotion, objective)}
+    views = {}
+    for view, bias in biases.items():
+        s = seed_scores(targets, shifted_predictions(test, emotion, bias), names)
+        m = s["per_class"][names[emotion]]
+        views[view] = {"bias": bias, "macro_f1": s["macro_f1"], "recall": m["recall"], "precision": m["precision"],
+                       "f1": m["f1"]}
+    return views
+
+
+def measure(study_dir: Path, emotion: str, objective: str) -> dict:
+    study = load_study(study_dir)
+    data = load_dataset(study["config"]["data"], cache_dir=study["config"].get("cache_dir"))
+    names = tuple(data.class_names)
+    if emotion not in names:
+        raise SystemExit(f"--emotion {emotion}: the study's data has {', '.join(names)}")
+    index = names.index(emotion)
+    device = torch.device("cpu")
+    conditions: dict[str, dict[int, dict]] = {}
+    agreement = []
+    for cell in load_cells(study_dir, study):
+        logits = cell_logits(study_dir, cell, data, device)
+        agreement.append(float(np.mean(logits["test"].argmax(axis=1) == np.array(cell["items"]["predictions"]))))
+        views = score_cell(logits, index, names, objective)
+        conditions.setdefault(cell["condition"], {})[cell["seed"]] = views
+        print(f"{cell['condition']}, seed {cell['seed']}: bias {views['shifted (val)']['bias']:+.2f} (val), "
+              f"agreement with cell.json {agreement[-1]:.4f}", flush=True)
+    if not conditions:
+        raise SystemExit(f"{study_dir}: no finished cells")
+    return {"study": str(study_dir), "emotion": emotion, "objective": objective, "conditions": conditions,
+            "min_agreement_with_cells": min(agreement)}
+
+
+def _pct(mean: float, std: float) -> str:
+    return f"{mean * 100:.1f} ± {std * 100:.1f}"
+
+
+def summary_rows(result: dict) -> list[str]:
+    e = result["emotion"]
+    lines = [f"| condition | view | bias (mean) | macro-F1 | {e} recall | {e} precision | {e} F1 |",
+             "|---|---|---|---|---|---|---|"]
+    for condition, seeds in result["conditions"].items():
+        for view in VIEWS:
+            cells = [condition, view, f"{np.mean([s[view]['bias'] for s in seeds.values()]):+.2f}"]
+            for metric in METRICS:
+                mean, std, _, _ = mean_ci_over_seeds([s[view][metric] for s in seeds.values()])
+                cells.append(_pct(mean, std))
+            lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def paired_rows(result: dict, reference: str) -> list[str]:
+    """Every other condition's views against the reference's shifted (val) view, seed by seed."""
+    e, ref = result["emotion"], result["conditions"][reference]
+    lines = [f"| condition | against {reference} + shifted (val) | seeds | macro-F1 | {e} F1 | {e} recall |",
+             "|---|---|---|---|---|---|"]
+    for condition, seeds in result["conditions"].items():
+        shared = sorted(set(seeds) & set(ref))
+        if len(shared) < 2:
+            continue
+        for view in VIEWS[:2]:
+            if condition == reference and view == "shifted (val)":
+                continue
+            cells = [condition, view, str(len(shared))]
+            for metric in ("macro_f1", "f1", "recall"):
+                d = paired_delta([seeds[s][view][metric] for s in shared],
+                                 [ref[s]["shifted (val)"][metric] for s in shared])
+                cells.append(f"{d['mean_delta'] * 100:+.1f} [{d['ci_low'] * 100:+.1f}, {d['ci_high'] * 100:+.1f}] "
+                             f"{d['verdict']}")
+            lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> Path:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("study", type=Path, help="A fergan study folder (finished cells are read).")
+    parser.add_argument("--emotion", default="disgust")
+    parser.add_argument("--objective", default="f1", choices=["f1", "macro_f1"],
+                        help="What the validation bias maximises: the emotion's F1 or macro-F1.")
+    parser.add_argument("--reference", default="oversample",
+                        help="The condition whose shifted (val) view the others are paired against.")
+    args = parser.parse_args(argv)
+    if not (args.study / "study.json").is_file():
+        parser.error(f"{args.study}: not a fergan study folder (no study.json)")
+    result = measure(args.study, args.emotion, args.objective)
+    if args.reference not in result["conditions"]:
+        parser.error(f"--reference {args.reference}: the study's finished cells are of "
+                     f"{', '.join(result['conditions'])}")
+    lines = [f"# {args.emotion}: each condition against a shifted {args.emotion} boundary", "",
+             f"Study `{args.study}`; the bias on the {args.emotion} log-probability maximises "
+             f"{'its F1' if args.objective == 'f1' else 'macro-F1'}; test split, %, mean ± std over seeds; "
+             f"re-predicted cells agree with cell.json on at least {result['min_agreement_with_cells']:.2%} "
+             "of test faces. 'shifted (test)' tunes the test split: a bound, not a method.", ""]
+    lines += summary_rows(result)
+    lines += ["", "Paired by seed (mean [95% t-interval]):", ""]
+    lines += paired_rows(result, args.reference)
+    atomic_write_text(args.study / "threshold.md", "\n".join(lines) + "\n")
+    atomic_write_json(args.study / "threshold.json", result | {"reference": args.reference})
+    print("\n".join(lines))
+    return args.study / "threshold.md"
+
+
+if __name__ == "__main__":
+    main()
