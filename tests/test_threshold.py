@@ -59,10 +59,10 @@ def _script():
 
 
 @pytest.mark.slow
-def test_the_script_reproduces_the_cells_and_bounds_them(tmp_path):
+def test_the_script_reproduces_the_cells_and_bounds_them(tmp_path, capsys):
     from ferganaug.study import StudyConfig, create_study, load_cells, load_study, run_study, seed_scores
 
-    config = StudyConfig(data="builtin:train=280,val=40,test=140,seed=3", conditions=("baseline", "oversample"),
+    config = StudyConfig(data="builtin:train=280,val=40,test=140,seed=3", conditions=("oversample",),
                          seeds=(0, 1), model="basic-cnn", epochs=1, precision="fp32")
     study_dir = create_study(config, tmp_path)
     run_study(study_dir, progress=False)
@@ -79,6 +79,7 @@ def test_the_script_reproduces_the_cells_and_bounds_them(tmp_path):
         # The test-tuned bias is a maximum over a grid that holds 0: never below the cell's own F1.
         assert views["shifted (test)"]["f1"] >= views["as trained"]["f1"]
     text = report.read_text()
-    assert "| oversample | shifted (val) |" in text and "| baseline | as trained | 2 |" in text
+    assert "| oversample | shifted (val) |" in text and "| oversample | as trained | 2 |" in text
     with pytest.raises(SystemExit):
-        _script().main([str(study_dir), "--reference", "logit-adjust"])
+        _script().main([str(study_dir), "--reference", "baseline"])
+    assert "--reference baseline: the study's finished cells are of oversample" in capsys.readouterr().err
