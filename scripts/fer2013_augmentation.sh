@@ -10,13 +10,17 @@
 #   5. fergan study: the real-data fixes (oversample, logit-adjust) against synthetic faces with
 #      each of them, and the baseline (CONDITIONS=LIST for others); 3 paired seeds (SEEDS=N), deep-cnn 10 epochs,
 #      one cell at a time (WORKERS=N trains N cells at once, in processes sharing the cores)
+#   6. every condition against oversampling with a disgust boundary shifted on PublicTest
+#      (scripts/threshold_baseline.py: the cheapest rebalancing, a minute of inference)
 # Every step writes into OUT and is skipped when its result is already there, and steps 1, 2
 # and 5 continue an interrupted run, so re-running the script picks up where it stopped.
 # OUT/chain.log records the commit, the CPU and when each step started and ended.
 #
 # usage: [SEEDS=N] [CONDITIONS=LIST] [WORKERS=N] scripts/fer2013_augmentation.sh [FER2013_CSV] [OUT]
 # Re-run with a larger SEEDS to add paired seeds to a finished study (the cells it has are kept).
-# 2 CPU cores with AVX-512 BF16: about 20 + 28 + 42 + 12 + 1 + 87 minutes (5.8 a study cell).
+# 2 CPU cores with AVX-512 BF16: about 20 + 28 + 42 + 12 + 1 + 87 + 1 minutes (5.8 a study cell);
+# with AVX2 only (fp32) twice as long or more (13 minutes a study cell; the GAN with one loss
+# classifier 33 faces/s against 105).
 set -euo pipefail
 
 data=${1:-../shared/data/fer2013/fer2013.csv.gz}
@@ -80,5 +84,11 @@ if [[ -z "$study" ]]; then
   study=$(latest "$out/study")
 else
   fergan study --resume "$study" --seeds "$seeds" --workers "$workers" --quiet
+fi
+
+# 6. the shifted boundary (needs the study's oversample cells)
+if [[ -d "$study/cells/oversample" ]]; then
+  log "step 6 shifted boundary"
+  "${PYTHON:-python}" "$(dirname "$0")/threshold_baseline.py" "$study" --emotion disgust --reference oversample >/dev/null
 fi
 log "done: $study/report.md"

@@ -13,14 +13,19 @@ SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "fer2013_augmentat
 # Each stand-in appends its arguments to $CALLS and creates the folder or file its real command would.
 STUB = r"""#!/usr/bin/env bash
 echo "$(basename "$0") $*" >> "$CALLS"
-out=""; prev=""
-for a in "$@"; do [[ "$prev" == "--out" ]] && out="$a"; prev="$a"; done
+out=""; conditions=""; prev=""
+for a in "$@"; do
+  [[ "$prev" == "--out" ]] && out="$a"
+  [[ "$prev" == "--conditions" ]] && conditions="$a"
+  prev="$a"
+done
 case "$(basename "$0") $1" in
   "fer-classify train") [[ -n "$out" ]] && mkdir -p "$out/00000-deep-cnn" && touch "$out/00000-deep-cnn/model.pt" ;;
   "fergan train") [[ -n "$out" ]] && mkdir -p "$out/00000-gan-fer2013" ;;
   "fergan evaluate") touch "$2/metrics.json" ;;
   "fergan synthesize") mkdir -p "$out" ;;
-  "fergan study") [[ -n "$out" ]] && mkdir -p "$out/00000-deep-cnn-fer2013" ;;
+  "fergan study") [[ -n "$out" ]] && mkdir -p "$out/00000-deep-cnn-fer2013"
+                  [[ ",$conditions," == *,oversample,* ]] && mkdir -p "$out/00000-deep-cnn-fer2013/cells/oversample" ;;
 esac
 exit 0
 """
@@ -29,10 +34,11 @@ exit 0
 def _run(tmp_path: Path, csv: Path, **env: str) -> subprocess.CompletedProcess:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
-    for name in ("fer-classify", "fergan"):
+    for name in ("fer-classify", "fergan", "python-stub"):
         (bin_dir / name).write_text(STUB)
         (bin_dir / name).chmod(0o755)
-    full_env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "CALLS": str(tmp_path / "calls"), **env}
+    full_env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "CALLS": str(tmp_path / "calls"),
+                "PYTHON": str(bin_dir / "python-stub"), **env}
     return subprocess.run(["bash", str(SCRIPT), str(csv), str(tmp_path / "out")], env=full_env, cwd=tmp_path,
                           capture_output=True, text=True, timeout=60)
 
@@ -48,7 +54,8 @@ def test_each_step_runs_once_and_a_rerun_continues(tmp_path):
     assert first.returncode == 0, first.stderr
     calls = _calls(tmp_path)
     assert [c.split()[:2] for c in calls] == [["fer-classify", "train"], ["fer-classify", "train"], ["fergan", "train"],
-                                              ["fergan", "evaluate"], ["fergan", "synthesize"], ["fergan", "study"]]
+                                              ["fergan", "evaluate"], ["fergan", "synthesize"], ["fergan", "study"],
+                                              ["python-stub", str(SCRIPT.parent / "threshold_baseline.py")]]
     out = tmp_path / "out"
     assert "--model deep-cnn" in calls[0] and "--preset fer2013-cpu --seed 1" in calls[1]
     assert (f"--expr-classifier {out}/classifier/00000-deep-cnn/model.pt "
@@ -57,6 +64,7 @@ def test_each_step_runs_once_and_a_rerun_continues(tmp_path):
     assert f"--generator {out}/gan/00000-gan-fer2013 --emotion disgust" in calls[4]
     assert "--conditions oversample,synthetic+oversample" in calls[5] and "--seeds 3" in calls[5]
     assert "--workers 1" in calls[5]
+    assert calls[6].endswith(f"{out}/study/00000-deep-cnn-fer2013 --emotion disgust --reference oversample")
     log = (out / "chain.log").read_text()
     assert "start: commit" in log and "step 5 study" in log
     assert f"done: {out}/study/00000-deep-cnn-fer2013/report.md" in log
@@ -69,7 +77,16 @@ def test_each_step_runs_once_and_a_rerun_continues(tmp_path):
         f"fergan synthesize --generator {out}/gan/00000-gan-fer2013 --emotion disgust --n 3700 "
         f"--out {out}/gan/00000-gan-fer2013/synthetic --quiet",
         f"fergan study --resume {out}/study/00000-deep-cnn-fer2013 --seeds 5 --workers 2 --quiet",
+        f"python-stub {SCRIPT.parent}/threshold_baseline.py {out}/study/00000-deep-cnn-fer2013 --emotion disgust "
+        "--reference oversample",
     ]
+
+
+def test_without_oversampling_the_shifted_boundary_step_is_skipped(tmp_path):
+    csv = tmp_path / "fer2013.csv"
+    csv.write_text("emotion,pixels,Usage\n")
+    assert _run(tmp_path, csv, CONDITIONS="baseline,synthetic+oversample").returncode == 0
+    assert _calls(tmp_path)[-1].startswith("fergan study") and "step 6" not in (tmp_path / "out" / "chain.log").read_text()
 
 
 def test_an_interrupted_classifier_is_resumed(tmp_path):
