@@ -18,7 +18,8 @@ test-time augmentation, and scores three views on the test split:
 
 Then it pairs every condition, seed by seed, with the reference condition's shifted (val) view:
 a synthetic condition beats plain rebalancing only if it beats rebalancing with a tuned boundary
-too. Writes STUDY/threshold.md and STUDY/threshold.json; the study's own files are not touched.
+too. Writes STUDY/threshold.md and STUDY/threshold.json (threshold-macro_f1.* with --objective
+macro_f1); the study's own files are not touched.
 """
 
 from __future__ import annotations
@@ -160,10 +161,11 @@ def main(argv: list[str] | None = None) -> Path:
     lines += summary_rows(result)
     lines += ["", "Paired by seed (mean [95% t-interval]):", ""]
     lines += paired_rows(result, args.reference)
-    atomic_write_text(args.study / "threshold.md", "\n".join(lines) + "\n")
-    atomic_write_json(args.study / "threshold.json", result | {"reference": args.reference})
+    stem = "threshold" if args.objective == "f1" else f"threshold-{args.objective}"  # one file per objective
+    atomic_write_text(args.study / f"{stem}.md", "\n".join(lines) + "\n")
+    atomic_write_json(args.study / f"{stem}.json", result | {"reference": args.reference})
     print("\n".join(lines))
-    return args.study / "threshold.md"
+    return args.study / f"{stem}.md"
 
 
 if __name__ == "__main__":

@@ -80,6 +80,8 @@ def test_the_script_reproduces_the_cells_and_bounds_them(tmp_path, capsys):
         assert views["shifted (test)"]["f1"] >= views["as trained"]["f1"]
     text = report.read_text()
     assert "| oversample | shifted (val) |" in text and "| oversample | as trained | 2 |" in text
+    macro = _script().main([str(study_dir), "--objective", "macro_f1"])
+    assert macro.name == "threshold-macro_f1.md" and report.read_text() == text  # one file per objective
     with pytest.raises(SystemExit):
         _script().main([str(study_dir), "--reference", "baseline"])
     assert "--reference baseline: the study's finished cells are of oversample" in capsys.readouterr().err
