@@ -272,7 +272,8 @@ def _study_model(ctx, param, value):
 # Options that define a study; with --resume or --report-only they come from study.json instead
 # (but --resume takes --seeds and --seed-list as seeds to add).
 _STUDY_SETTINGS = ("data", "conditions", "synthetic", "emotions", "amounts", "seeds", "seed_list", "model", "epochs",
-                   "batch_size", "augment", "scheduler", "precision", "device", "out", "cache_dir", "synthetic_share")
+                   "batch_size", "augment", "scheduler", "precision", "device", "out", "cache_dir", "synthetic_share",
+                   "shift")
 
 
 @main.command("study")
@@ -294,6 +295,7 @@ _STUDY_SETTINGS = ("data", "conditions", "synthetic", "emotions", "amounts", "se
 @click.option("--workers", "--jobs", "jobs", type=click.IntRange(min=1), default=1, help="Cells trained at once on this machine, in separate processes sharing the cores (cores / W threads each).")
 @click.option("--shard", default=None, callback=_shard, metavar="K/N", help="Train only the K-th of N disjoint slices of the cells (workers on several machines sharing the study folder); cells another worker claimed are skipped.")
 @click.option("--bootstrap", type=click.IntRange(min=100), default=None, metavar="N", show_default="1000", help="Bootstrap resamples over test items.")
+@click.option("--shift", type=click.Choice(["f1", "macro_f1", "none"]), default="f1", help="Also score every condition as <condition>+shift: each chosen emotion's decision boundary moved by a bias chosen on the validation split to maximise that emotion's F1 (f1) or macro-F1; the shifted views of baseline and the rebalancing conditions compete for best rebalancing. none: as trained only.")
 @click.option("--out", type=click.Path(file_okay=False), default="runs/fergan-study", help="Folder of study folders.")
 @click.option("--resume", type=click.Path(exists=True, file_okay=False), default=None, metavar="STUDY_DIR", help="Run the unfinished cells of a study (its settings come from its study.json).")
 @click.option("--report-only", type=click.Path(exists=True, file_okay=False), default=None, metavar="STUDY_DIR", help="Rebuild results.json, report.md and the figures from the finished cells; no training.")
@@ -306,8 +308,9 @@ def study_command(ctx, **o) -> None:
     seeds, compare on the same test split (and its leak-free view) with intervals over seeds
     and over test items, and say per chosen emotion whether synthetic faces helped, hurt or
     stayed within noise - against the baseline and against the best of class weights,
-    oversampling and (when run) logit adjustment. Writes STUDY/study.json, cells/, results.json,
-    report.md and PNGs."""
+    oversampling and (when run) logit adjustment, as trained or with a decision boundary tuned
+    on the validation split (--shift). Writes STUDY/study.json, cells/, results.json, report.md
+    and PNGs."""
     from ferganaug.study import StudyConfig, add_seeds, create_study, format_summary, run_study, write_report
 
     if o["resume"] and o["report_only"]:
@@ -339,7 +342,7 @@ def study_command(ctx, **o) -> None:
                 seeds=o["seed_list"] or tuple(range(o["seeds"] or 3)), model=o["model"], epochs=o["epochs"],
                 batch_size=o["batch_size"], augment=o["augment"], scheduler=o["scheduler"],
                 precision=o["precision"], device=o["device"], n_boot=o["bootstrap"] or 1000, cache_dir=o["cache_dir"],
-                synthetic_share=o["synthetic_share"],
+                synthetic_share=o["synthetic_share"], shift=o["shift"],
             )
             study_dir = create_study(config, o["out"], argv=["fergan", *sys.argv[1:]])
             click.echo(f"study folder: {study_dir}", err=True)

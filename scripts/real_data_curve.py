@@ -16,7 +16,10 @@ that emotion, worth at most as much as real ones, can be expected to buy at a st
 ``--full STUDY`` reuses a finished study's oversample cells for fraction 1 when its recipe is
 the same (model, epochs, batch size, augmentation, scheduler, data), so the chain's study
 serves. Every fraction is a `fergan study` folder under OUT/, resumed when the script runs
-again. Writes OUT/curve.md and OUT/curve.png (F1 against real faces, one point per fraction).
+again. Each fraction is scored as trained and with its boundary shifted (the study's
+``oversample+shift`` view: a bias on the emotion's log-probability chosen on the validation
+split), the stronger rebalancing a synthetic condition must beat. Writes OUT/curve.md and
+OUT/curve.png (F1 against real faces, one point per fraction and view).
 """
 
 from __future__ import annotations
@@ -33,9 +36,11 @@ from ferganaug.data.fer2013 import write_fer2013_csv
 from ferganaug.data.spec import load_dataset
 from ferganaug.emotions import EMOTION_INDEX, EMOTIONS
 from ferganaug.measure import mean_ci_over_seeds, paired_delta
-from ferganaug.study import StudyConfig, create_study, load_cells, load_study, run_study, seed_scores
+from ferganaug.study import StudyConfig, create_study, load_study, run_study, write_report
+from ferganaug.study.shift import shifted_name
 
 CONDITION = "oversample"
+VIEWS = (CONDITION, shifted_name(CONDITION))
 RECIPE_KEYS = ("model", "epochs", "batch_size", "augment", "scheduler", "data")
 
 
@@ -74,18 +79,22 @@ def fraction_spec(data: str, full: FaceDataset, emotion: str, fraction: float, o
     return str(path), n
 
 
-def study_for(spec: str, folder: Path, args: argparse.Namespace) -> Path:
-    """The oversample study of one data spec in ``folder``: resumed when it exists, else planned."""
+def study_for(spec: str, folder: Path, args: argparse.Namespace) -> dict:
+    """The results of the oversample study of one data spec in ``folder``: resumed when it exists,
+    else planned."""
     existing = sorted(p.parent for p in folder.glob("*/study.json"))
     if existing:
         study_dir = existing[-1]
         check_same_recipe(study_dir, spec, args)
     else:
-        config = StudyConfig(data=spec, conditions=(CONDITION,), seeds=tuple(range(args.seeds)), model=args.model,
-                             epochs=args.epochs, precision=args.precision, cache_dir=args.cache_dir)
+        config = StudyConfig(data=spec, conditions=(CONDITION,), emotions=(args.emotion,),
+                             seeds=tuple(range(args.seeds)), model=args.model, epochs=args.epochs,
+                             precision=args.precision, cache_dir=args.cache_dir)
         study_dir = create_study(config, folder, argv=["python", "scripts/real_data_curve.py", *sys.argv[1:]])
-    run_study(study_dir, progress=not args.quiet)
-    return study_dir
+    results = run_study(study_dir, progress=not args.quiet)
+    if results is None:
+        raise SystemExit(f"{study_dir}: cells are missing (claimed by another worker?); run this again later")
+    return results | {"study_dir": study_dir}
 
 
 def check_same_recipe(study_dir: Path, spec: str, args: argparse.Namespace) -> None:
@@ -100,40 +109,43 @@ def check_same_recipe(study_dir: Path, spec: str, args: argparse.Namespace) -> N
         raise SystemExit(f"{study_dir}: its recipe differs: {', '.join(differ)}")
     if CONDITION not in config["conditions"]:
         raise SystemExit(f"{study_dir}: has no {CONDITION} cells")
+    if [args.emotion] != config["emotions"]:
+        raise SystemExit(f"{study_dir}: shifts the boundary of {', '.join(config['emotions'])}, not {args.emotion}")
 
 
-def per_seed(study_dir: Path, emotion: str) -> dict[int, dict[str, float]]:
-    """Seed -> the emotion's F1 and recall and macro-F1 of the study's oversample cells."""
-    study = load_study(study_dir)
-    names = tuple(study["data"]["class_names"])
+def per_seed(results: dict, emotion: str) -> dict[str, dict[int, dict[str, float]]]:
+    """View (oversample, oversample+shift) -> seed -> the emotion's F1 and recall and macro-F1."""
     out = {}
-    for cell in load_cells(study_dir, study):
-        if cell["condition"] != CONDITION:
-            continue
-        s = seed_scores(np.array(cell["items"]["targets"]), np.array(cell["items"]["predictions"]), names)
-        out[cell["seed"]] = {"f1": s["per_class"][emotion]["f1"], "recall": s["per_class"][emotion]["recall"],
-                             "macro_f1": s["macro_f1"]}
+    for view in VIEWS:
+        test = results["conditions"][view]["views"]["test"]
+        scores = {"f1": test["per_class"][emotion]["f1"]["values"],
+                  "recall": test["per_class"][emotion]["recall"]["values"], "macro_f1": test["macro_f1"]["values"]}
+        out[view] = {seed: {k: v[i] for k, v in scores.items()}
+                     for i, seed in enumerate(results["conditions"][view]["seeds"])}
     return out
 
 
 def curve_table(points: list[dict], emotion: str) -> list[str]:
-    """Markdown rows: each fraction's scores, and its paired change against the full data."""
+    """Markdown rows: each fraction's scores per view, and its paired change against the full
+    data in the same view."""
     full = points[-1]
-    lines = [f"| fraction | real {emotion} faces | {emotion} F1 | {emotion} recall | macro-F1 | "
-             f"{emotion} F1 vs all (paired) | macro-F1 vs all (paired) |", "|---|---|---|---|---|---|---|"]
+    lines = [f"| fraction | real {emotion} faces | view | {emotion} F1 | {emotion} recall | macro-F1 | "
+             f"{emotion} F1 vs all (paired) | macro-F1 vs all (paired) |", "|---|---|---|---|---|---|---|---|"]
     for p in points:
-        cells = [f"{p['fraction']:g}", str(p["faces"])]
-        for key in ("f1", "recall", "macro_f1"):
-            mean, std, _, _ = mean_ci_over_seeds([v[key] for v in p["seeds"].values()])
-            cells.append(f"{mean * 100:.1f} ± {std * 100:.1f}")
-        for key in ("f1", "macro_f1"):
-            shared = [s for s in p["seeds"] if s in full["seeds"]]
-            if p is full or len(shared) < 2:
-                cells.append("-")
-                continue
-            d = paired_delta([p["seeds"][s][key] for s in shared], [full["seeds"][s][key] for s in shared])
-            cells.append(f"{d['mean_delta'] * 100:+.1f} [{d['ci_low'] * 100:+.1f}, {d['ci_high'] * 100:+.1f}]")
-        lines.append("| " + " | ".join(cells) + " |")
+        for view in VIEWS:
+            seeds, all_seeds = p["seeds"][view], full["seeds"][view]
+            cells = [f"{p['fraction']:g}", str(p["faces"]), view]
+            for key in ("f1", "recall", "macro_f1"):
+                mean, std, _, _ = mean_ci_over_seeds([v[key] for v in seeds.values()])
+                cells.append(f"{mean * 100:.1f} ± {std * 100:.1f}")
+            for key in ("f1", "macro_f1"):
+                shared = [s for s in seeds if s in all_seeds]
+                if p is full or len(shared) < 2:
+                    cells.append("-")
+                    continue
+                d = paired_delta([seeds[s][key] for s in shared], [all_seeds[s][key] for s in shared])
+                cells.append(f"{d['mean_delta'] * 100:+.1f} [{d['ci_low'] * 100:+.1f}, {d['ci_high'] * 100:+.1f}]")
+            lines.append("| " + " | ".join(cells) + " |")
     return lines
 
 
@@ -143,17 +155,19 @@ def plot_curve(points: list[dict], emotion: str, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5, 3.6))
-    for key, label in (("f1", f"{emotion} F1"), ("macro_f1", "macro-F1")):
-        means = [np.mean([v[key] for v in p["seeds"].values()]) * 100 for p in points]
-        stds = [np.std([v[key] for v in p["seeds"].values()], ddof=1) * 100 if len(p["seeds"]) > 1 else 0
-                for p in points]
-        ax.errorbar([p["faces"] for p in points], means, yerr=stds, marker="o", capsize=3, label=label)
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for view in VIEWS:
+        for key, label in (("f1", f"{emotion} F1"), ("macro_f1", "macro-F1")):
+            values = [[v[key] * 100 for v in p["seeds"][view].values()] for p in points]
+            stds = [np.std(v, ddof=1) if len(v) > 1 else 0.0 for v in values]
+            ax.errorbar([p["faces"] for p in points], [np.mean(v) for v in values], yerr=stds, capsize=3,
+                        marker="o" if view == CONDITION else "s", linestyle="-" if view == CONDITION else "--",
+                        label=f"{label}, {view}")
     ax.set_xscale("log", base=2)
     ax.set_xlabel(f"real {emotion} training faces (log scale)")
     ax.set_ylabel("PrivateTest score, % (mean ± std over seeds)")
     ax.set_title(f"{CONDITION}: what real {emotion} faces buy")
-    ax.legend()
+    ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -183,10 +197,13 @@ def main(argv: list[str] | None = None) -> Path:
         spec, faces = fraction_spec(args.data, full, args.emotion, fraction, args.out)
         if fraction == 1 and args.full is not None:
             check_same_recipe(args.full, spec, args)
-            study_dir = args.full
+            results = write_report(args.full) | {"study_dir": args.full}  # rebuilt: it may predate shifted views
         else:
-            study_dir = study_for(spec, args.out / f"fraction-{fraction:g}", args)
-        points.append({"fraction": fraction, "faces": faces, "study": study_dir, "seeds": per_seed(study_dir, args.emotion)})
+            results = study_for(spec, args.out / f"fraction-{fraction:g}", args)
+        if any(view not in results["conditions"] for view in VIEWS):
+            raise SystemExit(f"{results['study_dir']}: no {VIEWS[1]} view (a study planned with --shift none)")
+        points.append({"fraction": fraction, "faces": faces, "study": results["study_dir"],
+                       "seeds": per_seed(results, args.emotion)})
     lines = [f"# Real {args.emotion} faces against {args.emotion} F1 ({args.model}, {args.epochs} epochs, {CONDITION})",
              "", f"Data: `{args.data}`; seeds {', '.join(map(str, range(args.seeds)))}; scores on the test split, %;",
              "paired deltas: mean [95% t-interval] over the seeds both have.", ""]

@@ -3,18 +3,18 @@
 
     python scripts/threshold_baseline.py runs/fer2013-augmentation/study/00000-deep-cnn-fer2013 --emotion disgust
 
-Synthetic disgust faces, like oversampling, move where a recogniser draws the disgust boundary:
-they buy precision and cost recall. A boundary can also be moved after training, for free, by
-adding a constant to the emotion's log-probability. For every finished cell of a `fergan study`,
-this reloads the cell's model.pt, predicts its validation split (the split the cell chose its
-epoch by; PublicTest for FER2013) and its test split with the cell's own numeric path and
-test-time augmentation, and scores three views on the test split:
+`fergan study` scores every condition with the chosen emotions' boundaries shifted by a bias
+chosen on the validation split (`<condition>+shift`). This script adds what a study must not
+use: the bias chosen on the test split itself, which bounds what any shift of one boundary can
+buy a condition's models. For every finished cell it reads the cell's log_probs.npz (or, for a
+cell finished without one, reloads its model.pt and predicts its validation and test splits with
+the cell's own numeric path and test-time augmentation) and scores three views on the test split:
 
-- as trained: the cell's own predictions (re-predicted; the agreement with cell.json is printed);
+- as trained: the cell's own predictions (the agreement with cell.json is printed);
 - shifted (val): the bias that maximises the emotion's F1 (or macro-F1) on the validation split,
   applied to the test split unchanged: a rebalancer a practitioner can use;
 - shifted (test): the bias chosen on the test split itself. Not a method (it tunes the test
-  split); it bounds what any shift of this boundary can buy a condition's models.
+  split); a bound.
 
 Then it pairs every condition, seed by seed, with the reference condition's shifted (val) view:
 a synthetic condition beats plain rebalancing only if it beats rebalancing with a tuned boundary
@@ -28,36 +28,16 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from classifiers.checkpoint import load_classifier
-from classifiers.inference import predict_logits
-from classifiers.train import split_train_val
 from ferganaug.data.spec import load_dataset
 from ferganaug.measure import mean_ci_over_seeds, paired_delta
-from ferganaug.measure.threshold import log_softmax, shifted_predictions, tune_bias
+from ferganaug.measure.threshold import shifted_predictions, tune_bias
 from ferganaug.study import load_cells, load_study, seed_scores
+from ferganaug.study.shift import predict_log_probs, read_log_probs
 from ferganaug.utils.files import atomic_write_json, atomic_write_text
-from ferganaug.utils.precision import NumericPath
 
 VIEWS = ("as trained", "shifted (val)", "shifted (test)")
 METRICS = ("macro_f1", "recall", "precision", "f1")
-
-
-def cell_logits(study_dir: Path, cell: dict, data, device: torch.device) -> dict[str, np.ndarray]:
-    """The cell model's log-probabilities on its validation and test splits, as the cell predicted."""
-    train = cell["train"]
-    model, _ = load_classifier(study_dir / cell["path"] / "model.pt", data.class_names)
-    path = NumericPath(cell["numeric_path"]["precision"], cell["numeric_path"]["channels_last"])
-    model = path.prepare_model(model.to(device))
-    val = split_train_val(data, train["seed"]).val
-    out = {}
-    for split, faces in (("val", val), ("test", data.split("test"))):
-        logits = predict_logits(model, faces.images, path, device, train.get("eval_batch_size", 128),
-                                train.get("test_tta", "none"))
-        out[split] = log_softmax(logits.numpy())
-        out[f"{split}_targets"] = faces.labels.numpy()
-    return out
 
 
 def score_cell(logits: dict[str, np.ndarray], emotion: int, names: tuple[str, ...], objective: str) -> dict:
@@ -82,11 +62,10 @@ def measure(study_dir: Path, emotion: str, objective: str) -> dict:
     if emotion not in names:
         raise SystemExit(f"--emotion {emotion}: the study's data has {', '.join(names)}")
     index = names.index(emotion)
-    device = torch.device("cpu")
     conditions: dict[str, dict[int, dict]] = {}
     agreement = []
     for cell in load_cells(study_dir, study):
-        logits = cell_logits(study_dir, cell, data, device)
+        logits = read_log_probs(study_dir / cell["path"]) or predict_log_probs(study_dir / cell["path"], cell, data)
         agreement.append(float(np.mean(logits["test"].argmax(axis=1) == np.array(cell["items"]["predictions"]))))
         views = score_cell(logits, index, names, objective)
         conditions.setdefault(cell["condition"], {})[cell["seed"]] = views

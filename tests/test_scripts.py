@@ -64,10 +64,15 @@ def test_real_data_curve_trains_each_fraction_and_pairs_it_with_all(tmp_path):
         s = seed_scores(np.array(cell["items"]["targets"]), np.array(cell["items"]["predictions"]), full.class_names)
         return s["per_class"]["disgust"]["f1"]
 
+    def shifted_f1(study_dir, seed):
+        results = json.loads((study_dir / "results.json").read_text())["conditions"]["oversample+shift"]
+        return results["views"]["test"]["per_class"]["disgust"]["f1"]["values"][results["seeds"].index(seed)]
+
     studies = {f: next((out / f"fraction-{f}").glob("*/study.json")).parent for f in ("0.5", "1")}
-    by_hand = np.mean([f1(studies["0.5"], s) - f1(studies["1"], s) for s in (0, 1)])
-    half_row = next(line for line in table.splitlines() if line.startswith("| 0.5 |"))
-    assert half_row.split(" | ")[5].startswith(f"{by_hand * 100:+.1f} [")
+    for view, score in (("oversample", f1), ("oversample+shift", shifted_f1)):
+        by_hand = np.mean([score(studies["0.5"], s) - score(studies["1"], s) for s in (0, 1)])
+        half_row = next(line for line in table.splitlines() if line.startswith(f"| 0.5 | {disgust[1]} | {view} |"))
+        assert half_row.split(" | ")[6].startswith(f"{by_hand * 100:+.1f} [")
     # Run again: the finished studies are reused, and a finished study serves as the full data.
     again = _load("real_data_curve").main(["--data", str(csv), "--fractions", "0.5", "--seeds", "2", "--model",
                                             "basic-cnn", "--epochs", "1", "--full", str(studies["1"]), "--out",

@@ -195,7 +195,8 @@ def study(tmp_path_factory):
     root = tmp_path_factory.mktemp("study")
     synthetic = write_synthetic(root / "syn", TINY, {"disgust": 30})
     result = invoke(["--data", TINY, "--conditions", "baseline,class-weights,synthetic", "--synthetic",
-                     str(synthetic), "--amounts", "median,x2", "--seeds", "2", "--out", str(root / "runs"), *FAST])
+                     str(synthetic), "--amounts", "median,x2", "--seeds", "2", "--shift", "none", "--out",
+                     str(root / "runs"), *FAST])
     assert result.exit_code == 0, result.output
     study_dir = Path(result.output.strip().splitlines()[-1])
     return study_dir, result.output
@@ -683,14 +684,38 @@ def test_a_study_with_logit_adjust_and_synthetic_oversampling(rebalancing_study)
     assert cells[("synthetic+oversample@median", 0)]["train_size"] == 280 + 30
     results = json.loads((study_dir / "results.json").read_text())
     best = results["best_rebalancing"]
-    assert set(best["macro_f1_means"]) == {"oversample", "logit-adjust"}
+    # Shifted boundaries are on by default: every condition has a +shift twin, and the rebalancers' twins
+    # (baseline's too) compete for best rebalancing.
+    trained = ["oversample", "logit-adjust", "synthetic+oversample@median"]
+    assert set(best["macro_f1_means"]) == {"oversample", "logit-adjust", "baseline+shift", "oversample+shift",
+                                           "logit-adjust+shift"}
     assert set(results["deltas"]["vs_best_rebalancing"]["conditions"]) == (
-        {"oversample", "logit-adjust", "synthetic+oversample@median"} - {best["condition"]})
+        {*trained, *(c + "+shift" for c in ["baseline", *trained])} - {best["condition"]})
     assert [v["condition"] for v in results["verdicts"] if v["reference"] == best["condition"]] == [
-        "synthetic+oversample@median"]
+        "synthetic+oversample@median", "synthetic+oversample@median+shift"]
     report = (study_dir / "report.md").read_text()
     assert "a draw is synthetic with probability 0.25 (--synthetic-share)" in report
     assert f"disgust recall: synthetic+oversample@median vs {best['condition']}" in report
+
+
+@pytest.mark.slow
+def test_cells_keep_log_probs_that_reproduce_their_predictions(rebalancing_study, tmp_path):
+    from ferganaug.study.shift import LOG_PROBS_NPZ, read_log_probs
+
+    copy = Path(shutil.copytree(rebalancing_study, tmp_path / "copy"))
+    for (condition, seed), cell in _cells(copy).items():
+        arrays = read_log_probs(copy / cell["path"])
+        assert arrays["test"].argmax(axis=1).tolist() == cell["items"]["predictions"]
+        assert arrays["test_targets"].tolist() == cell["items"]["targets"] and len(arrays["val_targets"]) == 70
+    # A cell finished without log_probs.npz gets it predicted from its model.pt by the next report.
+    kept = read_log_probs(copy / "cells/oversample/seed1")
+    (copy / "cells/oversample/seed1" / LOG_PROBS_NPZ).unlink()
+    result = invoke(["--report-only", str(copy)])
+    assert result.exit_code == 0, result.output
+    again = read_log_probs(copy / "cells/oversample/seed1")
+    assert all(np.allclose(again[k], kept[k], atol=1e-5) for k in kept)
+    before = json.loads((rebalancing_study / "results.json").read_text())
+    assert _scores(json.loads((copy / "results.json").read_text())) == _scores(before)
 
 
 def test_fer_classify_train_weighs_synthetic_faces_and_resumes_with_the_weight(tmp_path, monkeypatch):

@@ -12,14 +12,15 @@ items, and paired deltas against the baseline and against the best rebalancing c
 
 Modules, one job each: ``conditions`` (names, amounts, cells), ``config`` (StudyConfig),
 ``sources`` (the synthetic folder and the train-split-only rule), ``plan`` (checks inputs and
-writes study.json, or adds seeds to it), ``runner`` (trains and resumes cells, optionally in
+writes study.json, or adds seeds to it), ``shift`` (each condition's twin with the chosen
+emotions' boundaries tuned on the validation split), ``runner`` (trains and resumes cells, optionally in
 parallel processes), ``aggregate`` (the numbers), ``report`` (results.json, report.md, terminal summary) and
 ``plots`` (PNGs).
 
 Study folder::
 
     STUDY/study.json            resolved config, cells, data and synthetic facts, machine
-    STUDY/cells/<condition>/seed<k>/   a fer-classify run folder + cell.json (finished marker)
+    STUDY/cells/<condition>/seed<k>/   a fer-classify run folder + log_probs.npz + cell.json (finished marker)
     STUDY/results.json, report.md, recall_deltas.png, confusion_<condition>.png
 """
 

@@ -14,13 +14,18 @@ Per condition and view:
   predictions are an [items, seeds] array resampled by row), so it says how much the
   seed-mean recall would move on another test set of the same size.
 
+With shifted boundaries on (the study's ``shift`` setting, see :mod:`ferganaug.study.shift`),
+every condition whose cells kept their log-probabilities has a ``<condition>+shift`` twin,
+summarised and compared like any condition.
+
 Comparisons, paired seed by seed (``paired_delta``: seed i against seed i), with a verdict
 "helped" / "hurt" (the whole interval on one side of zero) / "within noise":
 
 - every condition against ``baseline``;
 - every condition against the best rebalancing condition (class-weights, oversample or,
-  when the study runs it, logit-adjust: whichever has the highest mean test macro-F1;
-  results say which and why), every metric paired seed by seed against that condition;
+  when the study runs it, logit-adjust, and the shifted views of these and of baseline:
+  whichever has the highest mean test macro-F1; results say which and why), every metric
+  paired seed by seed against that condition;
 - every synthetic condition against the best condition without synthetic faces *per metric*
   (macro-F1, and each chosen emotion's F1 and recall: the rebalancing condition with the
   highest mean of that metric), the comparison a practitioner's choice faces;
@@ -41,6 +46,7 @@ import torch
 from classifiers.metrics import confusion_matrix, per_class_metrics
 from ferganaug.measure import bootstrap_metric_ci, mean_ci_over_seeds, paired_bootstrap_delta, paired_delta
 from ferganaug.study.conditions import BASELINE, REBALANCING, SYNTHETIC_CONDITIONS, StudyError
+from ferganaug.study.shift import shifted_cell, shifted_name, unshifted_name
 
 CONFIDENCE = 0.95
 VIEWS = ("test", "leak_free")
@@ -147,21 +153,35 @@ def _metric_label(metric: str) -> str:
     return f"{name} {'F1' if kind == 'f1' else kind}"
 
 
+def is_synthetic(condition: str) -> bool:
+    """Whether a condition (or its shifted view) trains on synthetic faces."""
+    return unshifted_name(condition).split("@")[0] in SYNTHETIC_CONDITIONS
+
+
+def rebalancing_conditions(names) -> list[str]:
+    """The rebalancers among ``names``: REBALANCING as trained, then the shifted views of those
+    and of baseline (a boundary tuned on validation faces is itself a rebalancer). Ties go to
+    the one listed first."""
+    shifted = [shifted_name(c) for c in (BASELINE, *REBALANCING)]
+    return [c for c in (*REBALANCING, *shifted) if c in names]
+
+
 def _best_per_metric(summaries: dict, emotions: list[str]) -> dict[str, str | None]:
     """For macro-F1 and each chosen emotion's F1 and recall, the condition without synthetic
-    faces (of REBALANCING, those run) with the highest mean test value; a tie goes to the one
-    listed first. None when no rebalancing condition ran."""
+    faces (of :func:`rebalancing_conditions`, those run) with the highest mean test value; a tie
+    goes to the one listed first. None when no rebalancing condition ran."""
+    candidates = rebalancing_conditions(summaries)
     best: dict[str, str | None] = {}
     for metric in ["macro_f1"] + [f"{kind}/{e}" for e in emotions for kind in ("f1", "recall")]:
         means = {}
-        for c in REBALANCING:
+        for c in candidates:
             if c in summaries:
                 test = summaries[c]["views"]["test"]
                 kind, _, name = metric.partition("/")
                 entry = test["macro_f1"] if metric == "macro_f1" else test["per_class"][name][kind]
                 if entry is not None:
                     means[c] = entry["mean"]
-        best[metric] = max(means, key=lambda c: (means[c], -REBALANCING.index(c))) if means else None
+        best[metric] = max(means, key=lambda c: (means[c], -candidates.index(c))) if means else None
     return best
 
 
@@ -170,7 +190,7 @@ def _vs_best_per_metric(paired_inputs: dict, references: dict[str, str | None]) 
     metric, paired by the seeds both have."""
     out: dict = {"references": references, "conditions": {}}
     for name, inputs in paired_inputs.items():
-        if name.split("@")[0] not in SYNTHETIC_CONDITIONS:
+        if not is_synthetic(name):
             continue
         out["conditions"][name] = {}
         for metric, ref in references.items():
@@ -186,28 +206,47 @@ def _vs_best_per_metric(paired_inputs: dict, references: dict[str, str | None]) 
 
 
 def _best_rebalancing(summaries: dict) -> dict:
-    """The rebalancing condition with the highest mean test macro-F1 (a tie goes to the one
-    listed first in REBALANCING)."""
-    candidates = {c: summaries[c]["views"]["test"]["macro_f1"]["mean"] for c in REBALANCING if c in summaries}
+    """The rebalancing condition (:func:`rebalancing_conditions`) with the highest mean test
+    macro-F1 (a tie goes to the one listed first)."""
+    order = rebalancing_conditions(summaries)
+    candidates = {c: summaries[c]["views"]["test"]["macro_f1"]["mean"] for c in order}
     if not candidates:
         return {"condition": None, "macro_f1_means": {}, "why": f"none of {', '.join(REBALANCING)} was run"}
-    best = max(candidates, key=lambda c: (candidates[c], -REBALANCING.index(c)))
+    best = max(candidates, key=lambda c: (candidates[c], -order.index(c)))
     most = "higher" if len(candidates) == 2 else "highest"
     why = (f"{most} mean test macro-F1 ({', '.join(f'{c} {v * 100:.2f}%' for c, v in candidates.items())})"
            if len(candidates) > 1 else "the only rebalancing condition run")
     return {"condition": best, "macro_f1_means": candidates, "why": why}
 
 
+def shift_objective(study: dict) -> str:
+    """What a shifted view's bias maximises ("f1", "macro_f1"), or "none"; studies planned
+    before the setting existed get the default."""
+    return study["config"].get("shift", "f1")
+
+
+def _with_shifted_views(study: dict, cells: list[dict]) -> tuple[list[dict], list[str]]:
+    """The cells plus the shifted view of every cell that carries ``log_probs``, and the
+    condition order with each shifted view after its condition."""
+    order, objective = list(study["condition_names"]), shift_objective(study)
+    if objective == "none":
+        return cells, order
+    names, emotions = tuple(study["data"]["class_names"]), list(study["config"]["emotions"])
+    views = [shifted_cell(c, names, emotions, objective) for c in cells if "log_probs" in c]
+    shifted = {v["condition"] for v in views}
+    return cells + views, [n for c in order for n in (c, shifted_name(c)) if n in shifted or n == c]
+
+
 def aggregate(study: dict, cells: list[dict], n_boot: int = 1000) -> dict:
     """results.json's content from study.json and the finished cells (see the module docstring)."""
     names = tuple(study["data"]["class_names"])
     emotions = list(study["config"]["emotions"])
-    order = list(study["condition_names"])
-    by_condition: dict[str, list[dict]] = {}
-    for cell in cells:
-        by_condition.setdefault(cell["condition"], []).append(cell)
     done = {(c["condition"], c["seed"]) for c in cells}
     missing = [f"{c['condition']} seed {c['seed']}" for c in study["cells"] if (c["condition"], c["seed"]) not in done]
+    with_views, order = _with_shifted_views(study, cells)
+    by_condition: dict[str, list[dict]] = {}
+    for cell in with_views:
+        by_condition.setdefault(cell["condition"], []).append(cell)
     summaries: dict[str, dict] = {}
     stacks: dict[str, _Condition] = {}
     paired_inputs: dict[str, dict] = {}
@@ -222,8 +261,9 @@ def aggregate(study: dict, cells: list[dict], n_boot: int = 1000) -> dict:
             "views": views,
             "confusion_sum": np.sum([s["confusion"] for s in test], axis=0).tolist(),
             "synthetic_added": {e: [c["synthetic_added"].get(e, 0) for c in cond.cells] for e in emotions}
-            if name.split("@")[0] in SYNTHETIC_CONDITIONS else None,
+            if is_synthetic(name) else None,
             "train_seconds": [c["train_seconds"] for c in cond.cells],
+            "shift": {e: [c["shift"][e] for c in cond.cells] for e in emotions} if "shift" in cond.cells[0] else None,
         }
         paired_inputs[name] = {"seeds": cond.seeds, "values": {
             "accuracy": [s["accuracy"] for s in test], "macro_f1": [s["macro_f1"] for s in test],
@@ -259,7 +299,7 @@ def aggregate(study: dict, cells: list[dict], n_boot: int = 1000) -> dict:
             "data": study["data"]["spec"], "model": study["config"]["model"], "epochs": study["config"]["epochs"],
             "seeds": study["config"]["seeds"], "emotions": emotions, "class_names": list(names),
             "condition_names": order, "synthetic": (study.get("synthetic") or {}).get("path"),
-            "synthetic_share": _synthetic_share(study),
+            "synthetic_share": _synthetic_share(study), "shift": shift_objective(study),
         },
         "confidence": CONFIDENCE,
         "n_boot": n_boot,
@@ -272,7 +312,7 @@ def aggregate(study: dict, cells: list[dict], n_boot: int = 1000) -> dict:
         "verdicts_per_metric": _verdicts_per_metric(deltas["vs_best_per_metric"]),
         "synthetic_plan": study.get("synthetic_plan", {}),
         "time": {
-            "train_seconds": float(sum(sum(s["train_seconds"]) for s in summaries.values())),
+            "train_seconds": float(sum(c["train_seconds"] for c in cells)),
             "cell_wall_seconds": float(sum(c["wall_seconds"] for c in cells)),
         },
     }
@@ -320,7 +360,7 @@ def _verdicts(deltas: dict, emotions: list[str]) -> list[dict]:
     for key in ("vs_baseline", "vs_best_rebalancing"):
         ref = deltas[key]["reference"]
         for condition, d in deltas[key]["conditions"].items():
-            if key == "vs_best_rebalancing" and condition.split("@")[0] not in SYNTHETIC_CONDITIONS:
+            if key == "vs_best_rebalancing" and not is_synthetic(condition):
                 continue  # against the best rebalancing only synthetic faces are on trial
             for e in emotions:
                 if e in d.get("recall", {}):

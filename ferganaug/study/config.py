@@ -24,6 +24,7 @@ from ferganaug.study.conditions import (
     parse_amounts,
     parse_conditions,
 )
+from ferganaug.study.shift import OBJECTIVES as SHIFT_OBJECTIVES
 from ferganaug.utils.hardware import resolve_device
 
 
@@ -48,6 +49,7 @@ class StudyConfig:
     n_boot: int = 1000
     cache_dir: str | None = None
     synthetic_share: float = 0.5  # synthetic+oversample: chance that a draw of an augmented emotion is synthetic
+    shift: str = "f1"  # what a shifted view's validation bias maximises (f1, macro_f1), or none
 
     def __post_init__(self) -> None:
         # Normalise (lists from JSON, names in canonical order) and validate, so a StudyConfig
@@ -84,6 +86,8 @@ class StudyConfig:
             raise StudyError(f"n_boot must be at least 1, got {self.n_boot}")
         if not 0 <= self.synthetic_share <= 1:  # also refuses nan
             raise StudyError(f"--synthetic-share must be in [0, 1], got {self.synthetic_share}")
+        if self.shift not in SHIFT_OBJECTIVES:
+            raise StudyError(f"--shift {self.shift}: expected one of {', '.join(SHIFT_OBJECTIVES)}")
         self.train_config(self.seeds[0])  # TrainConfig validates epochs, scheduler, augment ...
 
     @property
@@ -124,7 +128,8 @@ class StudyConfig:
             args += ["--synthetic-share", str(self.synthetic_share)]
         args += ["--seed-list", ",".join(map(str, self.seeds)), "--model", self.model, "--epochs", str(self.epochs),
                  "--batch-size", str(self.batch_size), "--augment", self.augment, "--scheduler", self.scheduler,
-                 "--precision", self.precision, "--device", self.device, "--bootstrap", str(self.n_boot)]
+                 "--precision", self.precision, "--device", self.device, "--bootstrap", str(self.n_boot),
+                 "--shift", self.shift]
         if self.cache_dir:
             args += ["--cache-dir", self.cache_dir]
         return args + (["--out", str(out)] if out is not None else [])

@@ -1,8 +1,9 @@
 """The study for people: results.json, report.md, the figures, and a terminal summary.
 
-:func:`write_report` needs only study.json and the finished cells' cell.json, so
-``fergan study --report-only STUDY_DIR`` rebuilds everything without training. Cells not
-finished yet are left out and listed as missing.
+:func:`write_report` needs only study.json and the finished cells' cell.json and
+log_probs.npz, so ``fergan study --report-only STUDY_DIR`` rebuilds everything without
+training (a cell that finished without log_probs.npz gets one predicted from its model.pt).
+Cells not finished yet are left out and listed as missing.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ import math
 import shlex
 from pathlib import Path
 
-from ferganaug.study.aggregate import CLASS_METRICS, aggregate
+from ferganaug.study.aggregate import CLASS_METRICS, aggregate, shift_objective
 from ferganaug.study.plan import CELL_JSON, INVOCATIONS, load_study
 from ferganaug.study.plots import RECALL_DELTAS_PNG, plot_confusions, plot_recall_deltas
+from ferganaug.study.shift import SUFFIX, attach_log_probs
 from ferganaug.utils.files import atomic_write_json, atomic_write_text, read_jsonl
 
 RESULTS_JSON = "results.json"
@@ -36,6 +38,8 @@ def write_report(study_dir: str | Path, n_boot: int | None = None) -> dict:
     study_dir = Path(study_dir)
     study = load_study(study_dir)
     cells = load_cells(study_dir, study)
+    if shift_objective(study) != "none":
+        attach_log_probs(study_dir, study, cells)
     results = _finite(aggregate(study, cells, n_boot or study["config"]["n_boot"]))
     invocations = read_jsonl(study_dir / INVOCATIONS)
     results["time"]["study_wall_seconds"] = float(sum(r.get("seconds", 0.0) for r in invocations))
@@ -152,13 +156,14 @@ def format_markdown(results: dict, study: dict) -> str:
         lines += ["", "## Synthetic faces added", ""]
         rows = []
         for condition, summary in results["conditions"].items():
-            if summary["synthetic_added"] is None:
+            if summary["synthetic_added"] is None or condition.endswith(SUFFIX):
                 continue
             plan = results["synthetic_plan"].get(condition.split("@")[1], {})
             for e, added in summary["synthetic_added"].items():
                 rows.append([condition, e, str(plan.get("wanted", {}).get(e, "-")),
                              str(plan.get("planned", {}).get(e, "-")), ", ".join(map(str, added))])
         lines += _table(["condition", "emotion", "wanted", "planned (≤ in folder)", "added per seed"], rows)
+    lines += _shift_section(results)
     lines += ["", "## Overall (test split)", ""]
     rows = [[c, _with_ci(v["views"]["test"]["macro_f1"]), _with_ci(v["views"]["test"]["accuracy"]),
              _with_ci(v["views"]["leak_free"]["macro_f1"]), _with_ci(v["views"]["leak_free"]["accuracy"]),
@@ -197,6 +202,7 @@ def format_markdown(results: dict, study: dict) -> str:
         ("- Best rebalancing: of class-weights, oversample and logit-adjust (those run), the one with the highest "
         "mean test macro-F1; every delta against it is paired seed by seed. Metric by metric, the best condition "
         "without synthetic faces is the one with the highest mean of that metric."),
+        *_shift_method(s),
         ("- A delta within noise says how many paired seeds would separate a change of its size if its mean and "
         "seed-to-seed spread held: the fewest n with t(n-1) x std / sqrt(n) below the mean delta."),
         "- Leak-free view: the test split without faces that are pixel copies of training faces.",
@@ -218,6 +224,29 @@ def _share_line(s: dict) -> list[str]:
         return []
     return [f"- synthetic+oversample: emotions drawn uniformly; within an emotion with synthetic faces, a draw is "
             f"synthetic with probability {share:g} (--synthetic-share)"]
+
+
+def _shift_section(results: dict) -> list[str]:
+    """The biases each shifted view added to the chosen emotions' log-probabilities, per seed."""
+    rows = [[condition, e, ", ".join(f"{b:+.2f}" for b in biases)]
+            for condition, summary in results["conditions"].items() if summary.get("shift")
+            for e, biases in summary["shift"].items()]
+    if not rows:
+        return []
+    return ["", "## Shifted boundaries", "",
+            "Bias added to each chosen emotion's log-probability, chosen on the validation split per seed:", "",
+            *_table(["condition", "emotion", "bias per seed"], rows)]
+
+
+def _shift_method(s: dict) -> list[str]:
+    if s.get("shift", "none") == "none":
+        return []
+    goal = "that emotion's F1" if s["shift"] == "f1" else "macro-F1"
+    return [f"- `<condition>{SUFFIX}`: the same models, with each chosen emotion's decision boundary moved by a bias "
+            f"on its log-probability that maximises {goal} on the validation split (the split each cell chose its "
+            "epoch by), applied unchanged to the test split; a grid from -4 to +4 in steps of 0.05, the bias nearest "
+            "0 among equals. A tuned boundary is a rebalancer that costs nothing, so the shifted views of baseline "
+            "and the rebalancing conditions compete for 'best rebalancing'."]
 
 
 def _boot(entry: dict) -> str:

@@ -3,7 +3,8 @@
 Each cell is a fer-classify run folder, STUDY/cells/<condition>/seed<k>, trained by
 ``classifiers.workflow.run_training``. A cell is finished when its cell.json exists: it is
 written atomically and last, holding the test metrics and the per-item test predictions, so
-a half-finished cell can never be read as finished. An interrupted cell whose run folder has
+a half-finished cell can never be read as finished. Just before it, log_probs.npz keeps the
+model's validation and test log-probabilities, from which the study shifts boundaries. An interrupted cell whose run folder has
 config.json is continued with ``resume_training`` (from checkpoints/last.pt, or from the
 start with the same seed); one interrupted before config.json is removed and started afresh.
 """
@@ -26,10 +27,12 @@ from classifiers.train_config import TrainConfig
 from classifiers.workflow import DataOptions, resume_training, run_training
 from ferganaug.study.conditions import StudyError
 from ferganaug.study.plan import CELL_JSON, INVOCATIONS, check_synthetic_unchanged, load_study
+from ferganaug.data.spec import load_dataset
 from ferganaug.study.report import write_report
+from ferganaug.study.shift import predict_log_probs, write_log_probs
 from ferganaug.utils import locks
 from ferganaug.utils.files import append_jsonl, atomic_write_text, read_jsonl
-from ferganaug.utils.hardware import cpu_info
+from ferganaug.utils.hardware import cpu_info, resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +78,9 @@ def run_cell(study_dir: str | Path, cell: dict, progress: bool = False) -> dict:
         "report": {k: v for k, v in report.items() if k != "items"},
         "items": report["items"],
     }
+    data = load_dataset(cell["data"]["spec"], cache_dir=cell["data"].get("cache_dir"),
+                        skip_bad=cell["data"].get("skip_bad", False))
+    write_log_probs(run_dir, predict_log_probs(run_dir, record, data, resolve_device(cell["train"]["device"])))
     atomic_write_text(done, _cell_json(record))
     return record
 
