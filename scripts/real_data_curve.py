@@ -25,6 +25,7 @@ OUT/curve.png (F1 against real faces, one point per fraction and view).
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -189,6 +190,8 @@ def main(argv: list[str] | None = None) -> Path:
     args = parser.parse_args(argv)
     if args.seeds < 2:
         parser.error("--seeds must be at least 2: a paired interval needs two seeds")
+    if not args.quiet:  # the studies say which cell and epoch they are at
+        logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     full = load_dataset(args.data, cache_dir=args.cache_dir)
     if tuple(full.class_names) != EMOTIONS:
         parser.error(f"--data {args.data}: expected the seven FER2013 emotions, got {', '.join(full.class_names)}")
