@@ -165,6 +165,8 @@ def plot_curve(points: list[dict], emotion: str, path: Path) -> None:
                         marker="o" if view == CONDITION else "s", linestyle="-" if view == CONDITION else "--",
                         label=f"{label}, {view}")
     ax.set_xscale("log", base=2)
+    ax.set_xticks([p["faces"] for p in points], [str(p["faces"]) for p in points])
+    ax.minorticks_off()
     ax.set_xlabel(f"real {emotion} training faces (log scale)")
     ax.set_ylabel("PrivateTest score, % (mean ± std over seeds)")
     ax.set_title(f"{CONDITION}: what real {emotion} faces buy")
