@@ -299,6 +299,7 @@ _STUDY_SETTINGS = ("data", "conditions", "synthetic", "emotions", "amounts", "se
 @click.option("--out", type=click.Path(file_okay=False), default="runs/fergan-study", help="Folder of study folders.")
 @click.option("--resume", type=click.Path(exists=True, file_okay=False), default=None, metavar="STUDY_DIR", help="Run the unfinished cells of a study (its settings come from its study.json).")
 @click.option("--report-only", type=click.Path(exists=True, file_okay=False), default=None, metavar="STUDY_DIR", help="Rebuild results.json, report.md and the figures from the finished cells; no training.")
+@click.option("--reuse-cells", type=click.Path(exists=True, file_okay=False), multiple=True, metavar="STUDY_DIR", help="Copy, instead of training, each cell that this finished study ran as the same experiment (condition, seed, recipe, data and synthetic folder all equal); repeatable. With a new study or --resume.")
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None, help="Decoded-data cache folder.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.pass_context
@@ -311,10 +312,14 @@ def study_command(ctx, **o) -> None:
     oversampling and (when run) logit adjustment, as trained or with a decision boundary tuned
     on the validation split (--shift). Writes STUDY/study.json, cells/, results.json, report.md
     and PNGs."""
-    from ferganaug.study import StudyConfig, add_seeds, create_study, format_summary, run_study, write_report
+    from ferganaug.study import StudyConfig, add_seeds, create_study, format_summary, load_study, run_study, write_report
 
     if o["resume"] and o["report_only"]:
         raise click.UsageError("give --resume or --report-only, not both")
+    if o["report_only"] and o["reuse_cells"]:
+        raise click.UsageError("--reuse-cells copies cells to train fewer; --report-only trains none: give one")
+    for donor in o["reuse_cells"]:  # before a new study folder is made
+        load_study(donor)
     existing = o["resume"] or o["report_only"]
     if o["seeds"] is not None and o["seed_list"] is not None:
         raise click.UsageError("give --seeds or --seed-list, not both")
@@ -347,9 +352,8 @@ def study_command(ctx, **o) -> None:
             study_dir = create_study(config, o["out"], argv=["fergan", *sys.argv[1:]])
             click.echo(f"study folder: {study_dir}", err=True)
         results = run_study(study_dir, jobs=o["jobs"], progress=not o["quiet"], n_boot=o["bootstrap"], shard=o["shard"],
-                            argv=["fergan", *sys.argv[1:]])
+                            argv=["fergan", *sys.argv[1:]], reuse_from=o["reuse_cells"])
     if results is None:
-        from ferganaug.study import load_study
         from ferganaug.study.runner import missing_cells
 
         missing = missing_cells(study_dir, load_study(study_dir))

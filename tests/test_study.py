@@ -480,7 +480,7 @@ def test_resume_with_more_seeds_trains_only_the_new_ones(tmp_path):
     assert all(p.stat().st_mtime_ns == t for p, t in trained.items())  # seed 0 was not retrained
     assert set(_cells(study_dir)) == {(c, s) for c in ("baseline", "oversample") for s in (0, 1)}
     results = json.loads((study_dir / "results.json").read_text())
-    assert results["study"]["seeds"] == [0, 1] and results["cells"] == {"planned": 4, "finished": 4, "missing": []}
+    assert results["study"]["seeds"] == [0, 1] and results["cells"] == {"planned": 4, "finished": 4, "missing": [], "reused_from": {}}
     assert all(v["seeds"] == [0, 1] for v in results["conditions"].values())
     again = invoke(["--resume", str(study_dir), "--seed-list", "1", "--quiet"])
     assert again.exit_code == 0 and "every seed asked for is in the study already" in again.output

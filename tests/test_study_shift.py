@@ -88,7 +88,7 @@ def test_every_condition_gets_a_twin_shifted_by_its_validation_bias(tmp_path):
             assert summary["views"]["test"]["macro_f1"]["values"][i] == pytest.approx(expected["macro_f1"])
             f1 = summary["views"]["test"]["per_class"]["disgust"]["f1"]["values"][i]
             assert f1 == pytest.approx(expected["per_class"]["disgust"]["f1"])
-    assert results["cells"] == {"planned": 6, "finished": 6, "missing": []}  # twins are views, not cells
+    assert results["cells"] == {"planned": 6, "finished": 6, "missing": [], "reused_from": {}}  # twins are views, not cells
     assert results["time"]["train_seconds"] == 6.0
 
 

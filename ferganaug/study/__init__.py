@@ -14,7 +14,7 @@ Modules, one job each: ``conditions`` (names, amounts, cells), ``config`` (Study
 ``sources`` (the synthetic folder and the train-split-only rule), ``plan`` (checks inputs and
 writes study.json, or adds seeds to it), ``shift`` (each condition's twin with the chosen
 emotions' boundaries tuned on the validation split), ``runner`` (trains and resumes cells, optionally in
-parallel processes), ``aggregate`` (the numbers), ``report`` (results.json, report.md, terminal summary) and
+parallel processes), ``reuse`` (copies another study's finished cells of the same experiment), ``aggregate`` (the numbers), ``report`` (results.json, report.md, terminal summary) and
 ``plots`` (PNGs).
 
 Study folder::
@@ -22,6 +22,7 @@ Study folder::
     STUDY/study.json            resolved config, cells, data and synthetic facts, machine
     STUDY/cells/<condition>/seed<k>/   a fer-classify run folder + log_probs.npz + cell.json (finished marker)
     STUDY/results.json, report.md, recall_deltas.png, confusion_<condition>.png
+    STUDY/invocations.jsonl, reused.jsonl   each run of the command; each cell copied from another study
 """
 
 from ferganaug.study.aggregate import aggregate, seed_scores

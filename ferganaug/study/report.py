@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ferganaug.study.aggregate import CLASS_METRICS, aggregate, shift_objective
 from ferganaug.study.plan import CELL_JSON, INVOCATIONS, load_study
+from ferganaug.study.reuse import REUSED, reused_from
 from ferganaug.study.plots import RECALL_DELTAS_PNG, plot_confusions, plot_recall_deltas
 from ferganaug.study.shift import SUFFIX, attach_log_probs
 from ferganaug.utils.files import atomic_write_json, atomic_write_text, read_jsonl
@@ -44,6 +45,7 @@ def write_report(study_dir: str | Path, n_boot: int | None = None) -> dict:
     invocations = read_jsonl(study_dir / INVOCATIONS)
     results["time"]["study_wall_seconds"] = float(sum(r.get("seconds", 0.0) for r in invocations))
     results["time"]["invocations"] = len(invocations)
+    results["cells"]["reused_from"] = reused_from(study_dir)
     results["figures"] = []
     if cells:
         if plot_recall_deltas(results, study_dir / RECALL_DELTAS_PNG):
@@ -123,6 +125,14 @@ def _delta_table(results: dict, key: str) -> list[str]:
     return _table(["condition", "macro-F1", "accuracy", "leak-free acc."] + [f"{n} recall" for n in names], rows)
 
 
+def _reused_line(reused: dict[str, str]) -> list[str]:
+    if not reused:
+        return []
+    donors = sorted({str(Path(source).parents[2]) for source in reused.values()})
+    return [f"- cells copied from other studies (same experiment, not retrained): {len(reused)}, from "
+            + ", ".join(f"`{d}`" for d in donors) + f" ({REUSED})"]
+
+
 def format_markdown(results: dict, study: dict) -> str:
     """report.md: verdicts first, then the tables they rest on, then how the numbers were made."""
     s = results["study"]
@@ -137,6 +147,7 @@ def format_markdown(results: dict, study: dict) -> str:
         *_share_line(s),
         f"- cells finished: {results['cells']['finished']} of {results['cells']['planned']}"
         + (f" (missing: {', '.join(results['cells']['missing'])})" if results["cells"]["missing"] else ""),
+        *_reused_line(results["cells"].get("reused_from") or {}),
         (f"- wall time: {_duration(results['time']['study_wall_seconds'])} over {results['time']['invocations']} "
         f"run(s); training time summed over cells {_duration(results['time']['train_seconds'])}"),
         "",

@@ -29,6 +29,7 @@ from ferganaug.study.conditions import StudyError
 from ferganaug.study.plan import CELL_JSON, INVOCATIONS, check_synthetic_unchanged, load_study
 from ferganaug.data.spec import load_dataset
 from ferganaug.study.report import write_report
+from ferganaug.study.reuse import reuse_cells
 from ferganaug.study.shift import predict_log_probs, write_log_probs
 from ferganaug.utils import locks
 from ferganaug.utils.files import append_jsonl, atomic_write_text, read_jsonl
@@ -140,13 +141,15 @@ def _claim_path(study_dir: Path, cell: dict) -> Path:
 
 
 def run_study(study_dir: str | Path, jobs: int = 1, progress: bool = True, n_boot: int | None = None,
-              argv: Sequence[str] | None = None, shard: tuple[int, int] | None = None) -> dict | None:
+              argv: Sequence[str] | None = None, shard: tuple[int, int] | None = None,
+              reuse_from: Sequence[str | Path] = ()) -> dict | None:
     """Run the unfinished cells of a planned study (with ``shard=(K, N)``, only the K-th of N
     disjoint slices, so that workers on several machines can share a study folder), then write
     results.json, report.md and the figures once every cell is finished; returns the results,
     or None while cells are still missing. A cell another worker has claimed is skipped: claims
-    are files created exclusively, so two workers never train the same cell. ``argv``: the
-    command line that asked, logged in the study's invocations."""
+    are files created exclusively, so two workers never train the same cell. ``reuse_from``:
+    studies whose finished cells of the same experiment are copied instead of trained (see
+    ``reuse``). ``argv``: the command line that asked, logged in the study's invocations."""
     study_dir = Path(study_dir)
     study = load_study(study_dir)
     mine = shard_cells(study["cells"], shard)
@@ -162,14 +165,16 @@ def run_study(study_dir: str | Path, jobs: int = 1, progress: bool = True, n_boo
             log.info("skipping %s, seed %d: %s is training it", cell["condition"], cell["seed"],
                      locks.describe(locks.holder_of(_claim_path(study_dir, cell))))
     started, clock = time.strftime("%Y-%m-%dT%H:%M:%S%z"), time.perf_counter()
+    reused: list[dict] = []
     try:
-        _run_cells(study_dir, claimed, jobs, progress)
+        reused = reuse_cells(study_dir, claimed, reuse_from) if reuse_from else []
+        _run_cells(study_dir, [c for c in claimed if not cell_finished(study_dir, c)], jobs, progress)
     finally:
         for cell in claimed:
             locks.release(_claim_path(study_dir, cell))
         append_jsonl(study_dir / INVOCATIONS, {
             "argv": None if argv is None else list(argv), "jobs": jobs, "shard": None if shard is None else list(shard),
-            "cells_to_run": len(claimed), "started": started, "seconds": time.perf_counter() - clock,
+            "cells_to_run": len(claimed), "cells_reused": len(reused), "started": started, "seconds": time.perf_counter() - clock,
             "cells_finished": sum(cell_finished(study_dir, c) for c in claimed),
         })
     missing = missing_cells(study_dir, study)
