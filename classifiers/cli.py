@@ -149,6 +149,9 @@ def train_command(**opts) -> None:
         if config.synthetic_share is not None and not options.augment_with:
             raise click.UsageError("--set synthetic_share needs --augment-with DIR: it is the share of synthetic "
                                    "faces in each emotion's draws")
+        if config.real_finish_epochs and not options.augment_with:
+            raise click.UsageError("--set real_finish_epochs needs --augment-with DIR: the finish leaves out the "
+                                   "synthetic faces the earlier epochs drew")
         run_dir, report = run_training(config, options, opts["runs_root"], progress=progress,
                                        argv=["fer-classify", *sys.argv[1:]])
     if not is_main_process():

@@ -209,11 +209,13 @@ class Trainer:
         self.sample_generator = make_generator(config.seed)
         # each rank augments its own shard with its own stream; rank 0's is the single-process one
         self.augment_generator = make_generator(config.seed + 1 + 7919 * self.group.rank)
-        self.sampler = BatchSampler(
-            data.train.labels, config.batch_size, self.sample_generator, balanced=config.balanced_sampler,
-            drop_last=len(data.train) > config.batch_size,  # no size-1 batches for BatchNorm
-            synthetic=data.synthetic, synthetic_share=config.synthetic_share,
-        )
+        if config.real_finish_epochs and not data.synthetic.any():
+            raise DataError("real_finish_epochs finishes on real faces after synthetic ones, but the training "
+                            "data has no synthetic faces (give a synthetic folder)")
+        self.sampler = self._sampler(config.synthetic_share)
+        # The real finish draws as many batches as the other epochs (the schedules count on
+        # it), with every emotion's draws on its real faces.
+        self.real_sampler = self._sampler(0.0) if config.real_finish_epochs else None
         self.augment = preset(config.augment)
         self.optimizer = build_optimizer(config, [p for p in self.model.parameters()])
         self.scheduler = build_scheduler(config, self.optimizer, len(self.sampler))
@@ -226,6 +228,20 @@ class Trainer:
         self.train_labels = data.train.labels.to(self.device)
 
     # -- construction -------------------------------------------------------------------------
+    def _sampler(self, synthetic_share: float | None) -> BatchSampler:
+        return BatchSampler(
+            self.data.train.labels, self.config.batch_size, self.sample_generator,
+            balanced=self.config.balanced_sampler,
+            drop_last=len(self.data.train) > self.config.batch_size,  # no size-1 batches for BatchNorm
+            synthetic=self.data.synthetic, synthetic_share=synthetic_share,
+        )
+
+    def epoch_sampler(self) -> BatchSampler:
+        """The sampler of the current epoch: the real-only one during the real finish."""
+        if self.real_sampler is not None and self.epoch >= self.config.epochs - self.config.real_finish_epochs:
+            return self.real_sampler
+        return self.sampler
+
     def _new_model(self, load_weights: bool) -> nn.Module:
         kwargs = dict(self.model_kwargs)
         if load_weights and model_info(self.config.model)["imagenet_arch"]:
@@ -264,8 +280,9 @@ class Trainer:
             self.model.freeze_backbone(self._backbone_should_freeze())
         total_loss, correct, seen = 0.0, 0, 0
         start = time.perf_counter()
+        sampler = self.epoch_sampler()
         batches = progress_bar(
-            self.sampler, total=len(self.sampler), desc=f"epoch {self.epoch + 1}/{self.config.epochs}",
+            sampler, total=len(sampler), desc=f"epoch {self.epoch + 1}/{self.config.epochs}",
             leave=False, enabled=self.progress and self.group.is_main, unit="batch",
         )
         for index in batches:

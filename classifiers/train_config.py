@@ -48,6 +48,9 @@ class TrainConfig:
     # With the balanced sampler: the probability that a draw of an emotion with synthetic faces
     # is a synthetic one; None = every face of the emotion equally likely.
     synthetic_share: float | None = None
+    # With the balanced sampler and synthetic faces: the last N epochs draw real faces only, a
+    # finish on real data that lets the recogniser unlearn what marks a face as synthetic.
+    real_finish_epochs: int = 0
     # Logit adjustment (Menon et al. 2021): train on logits + tau * log(class prior); 0 = off.
     logit_adjust_tau: float = 0.0
     augment: str = "standard"
@@ -89,6 +92,12 @@ class TrainConfig:
             if not self.balanced_sampler:
                 raise ValueError("synthetic_share needs balanced_sampler: it is the synthetic share of an emotion's "
                                  "draws in the class-balanced sampler")
+        if not 0 <= self.real_finish_epochs < self.epochs:
+            raise ValueError(f"real_finish_epochs must be in [0, epochs) = [0, {self.epochs}), got "
+                             f"{self.real_finish_epochs}: at least one epoch must see the synthetic faces")
+        if self.real_finish_epochs and not self.balanced_sampler:
+            raise ValueError("real_finish_epochs needs balanced_sampler: the finish draws each emotion's real faces "
+                             "in the class-balanced sampler")
         if self.test_tta not in TTA_MODES:
             raise ValueError(f"unknown test_tta '{self.test_tta}'; expected one of {', '.join(TTA_MODES)}")
         preset(self.augment)  # validates the name

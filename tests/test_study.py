@@ -539,6 +539,22 @@ def test_opt_in_conditions_parse_and_configure_their_cells(tmp_path):
     assert result.exit_code == 2 and "--synthetic-share" in result.output
 
 
+def test_the_real_finish_applies_to_synthetic_oversampling_only(tmp_path):
+    config = StudyConfig(data=TINY, synthetic=str(tmp_path), model="basic-cnn", epochs=4, real_finish_epochs=2,
+                         conditions=("oversample", "synthetic", "synthetic+oversample"))
+    finish = {name: config.cell_train_config(Cell(name, 0)).real_finish_epochs for name in config.condition_names}
+    assert finish == {"oversample": 0, "synthetic@median": 0, "synthetic+oversample@median": 2}
+    command = config.command()
+    assert command[command.index("--real-finish-epochs") + 1] == "2"
+    assert StudyConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(StudyError, match="--real-finish-epochs must be below --epochs \\(4\\), got 4"):
+        StudyConfig(data=TINY, synthetic=str(tmp_path), model="basic-cnn", epochs=4, real_finish_epochs=4,
+                    conditions=("synthetic+oversample",))
+    with pytest.raises(StudyError, match="synthetic\\+oversample cells on real faces; that condition is not in"):
+        StudyConfig(data=TINY, synthetic=str(tmp_path), model="basic-cnn", real_finish_epochs=1,
+                    conditions=("oversample", "synthetic"))
+
+
 def _fake_study(root: Path) -> Path:
     """A finished study on three classes written by hand: logit-adjust has the best macro-F1 of
     the rebalancing conditions, and synthetic+oversample has seeds 0-2 where logit-adjust has 1-2."""
@@ -554,7 +570,8 @@ def _fake_study(root: Path) -> Path:
             synthetic = condition.startswith("synthetic")
             cells.append({"condition": condition, "base": condition.split("@")[0], "seed": seed,
                           "path": f"cells/{condition}/seed{seed}",
-                          "train": {"synthetic_share": 0.25} if synthetic else {"synthetic_share": None},
+                          "train": {"synthetic_share": 0.25, "real_finish_epochs": 2} if synthetic
+                          else {"synthetic_share": None},
                           "items": {"targets": targets, "predictions": predictions, "leak_free": None},
                           "synthetic_added": {"disgust": 5} if synthetic else {},
                           "train_seconds": 1.0, "wall_seconds": 1.0})
@@ -615,6 +632,8 @@ def test_logit_adjust_joins_the_best_rebalancing_comparison(tmp_path):
     assert "Best rebalancing condition: **logit-adjust**" in report
     assert "## Deltas vs the best rebalancing condition (logit-adjust)" in report
     assert "a draw is synthetic with probability 0.25 (--synthetic-share)" in report
+    assert results["study"]["real_finish_epochs"] == 2
+    assert "the last 2 epochs drew real faces only (--real-finish-epochs)" in report
 
 
 def test_synthetic_faces_face_the_best_condition_without_them_metric_by_metric(tmp_path):
@@ -695,6 +714,7 @@ def test_a_study_with_logit_adjust_and_synthetic_oversampling(rebalancing_study)
         "synthetic+oversample@median", "synthetic+oversample@median+shift"]
     report = (study_dir / "report.md").read_text()
     assert "a draw is synthetic with probability 0.25 (--synthetic-share)" in report
+    assert results["study"]["real_finish_epochs"] == 0 and "--real-finish-epochs" not in report
     assert f"disgust recall: synthetic+oversample@median vs {best['condition']}" in report
 
 

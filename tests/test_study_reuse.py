@@ -119,3 +119,18 @@ def test_bad_donors_are_refused_before_a_study_is_made(donor, tmp_path):
     assert result.exit_code != 0 and "--reuse-cells" in result.output
     with pytest.raises(StudyError, match="the study itself"):
         load_donors(donor, [donor])
+
+
+def test_a_donor_recorded_before_a_training_field_existed_is_the_same_experiment(tmp_path):
+    from classifiers.train_config import TrainConfig
+
+    train = TrainConfig(model="basic-cnn", epochs=2).to_dict()
+    cell = {"condition": "baseline", "seed": 0, "train": train, "data": {"spec": TINY}, "path": "cells/baseline/seed0"}
+    older = {**cell, "train": {k: v for k, v in train.items() if k != "real_finish_epochs"}}
+    (tmp_path / older["path"]).mkdir(parents=True)
+    (tmp_path / older["path"] / "cell.json").write_text("{}")
+    study = {"data": {"spec": TINY}, "cells": [cell]}
+    donor = {"data": {"spec": TINY}, "cells": [older]}
+    assert donor_cell(study, cell, tmp_path, donor) == tmp_path / older["path"]  # the missing field took its default
+    changed = {**cell, "train": {**train, "real_finish_epochs": 1, "balanced_sampler": True}}
+    assert donor_cell(study, changed, tmp_path, donor) is None

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 
 from classifiers import workflow
 from classifiers.checkpoint import CheckpointError, load_classifier, read_checkpoint
+from ferganaug.data.errors import DataError
 from ferganaug.data.imbalance import logit_adjustment
 from ferganaug.engine import restore_training_state
 from classifiers.train import TrainConfig, TrainData, Trainer, split_train_val, training_loss
@@ -356,7 +357,38 @@ def test_the_trainer_holds_the_synthetic_share_and_adjusts_logits(tmp_path, capl
     assert math.isfinite(stats["train_loss"])
 
 
+def test_the_real_finish_draws_only_real_faces_in_its_epochs(tmp_path):
+    trainer = _synthetic_trainer(tmp_path, 1.0, epochs=3, balanced_sampler=True, synthetic_share=0.5,
+                                 real_finish_epochs=1)
+    synthetic = trainer.data.synthetic
+    drawn = {}
+    for epoch in range(3):
+        trainer.epoch = epoch
+        sampler = trainer.epoch_sampler()
+        assert len(sampler) == len(trainer.sampler)  # the schedules count the same batches every epoch
+        drawn[epoch] = torch.cat(list(sampler))
+    assert synthetic[drawn[0]].any() and synthetic[drawn[1]].any()
+    assert not synthetic[drawn[2]].any()  # the last epoch: real faces only
+    labels = trainer.data.train.labels
+    assert set(labels[drawn[2]].tolist()) == set(range(7))  # every emotion still drawn, from its real faces
+    with pytest.raises(DataError, match="real_finish_epochs .* the training data has no synthetic faces"):
+        parts = split_train_val(toy_faces(), 0)
+        Trainer(TrainConfig(**{**FAST, "epochs": 2, "balanced_sampler": True, "real_finish_epochs": 1}),
+                parts, tmp_path / "plain", progress=False)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (dict(epochs=3, balanced_sampler=True, real_finish_epochs=3), r"real_finish_epochs must be in \[0, epochs\)"),
+    (dict(epochs=3, balanced_sampler=True, real_finish_epochs=-1), r"real_finish_epochs must be in \[0, epochs\)"),
+    (dict(epochs=3, real_finish_epochs=1), "real_finish_epochs needs balanced_sampler"),
+])
+def test_bad_real_finish_is_refused(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**{**FAST, **overrides})
+
+
 @pytest.mark.parametrize("args, message", [
+    (["--balanced-sampler", "--set", "real_finish_epochs=1"], "--set real_finish_epochs needs --augment-with DIR"),
     (["--augment-weight", "0.5"], "--augment-weight needs --augment-with DIR"),
     (["--augment-weight", "-1"], "-1.0 is not in the range x>=0"),
     (["--set", "logit_adjust_tau=-1"], "logit_adjust_tau must be a finite number >= 0, got -1.0"),

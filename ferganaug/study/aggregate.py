@@ -299,7 +299,8 @@ def aggregate(study: dict, cells: list[dict], n_boot: int = 1000) -> dict:
             "data": study["data"]["spec"], "model": study["config"]["model"], "epochs": study["config"]["epochs"],
             "seeds": study["config"]["seeds"], "emotions": emotions, "class_names": list(names),
             "condition_names": order, "synthetic": (study.get("synthetic") or {}).get("path"),
-            "synthetic_share": _synthetic_share(study), "shift": shift_objective(study),
+            "synthetic_share": _synthetic_share(study), "real_finish_epochs": _real_finish_epochs(study),
+            "shift": shift_objective(study),
         },
         "confidence": CONFIDENCE,
         "n_boot": n_boot,
@@ -322,6 +323,11 @@ def _synthetic_share(study: dict) -> float | None:
     """The share of synthetic draws the synthetic+oversample cells held to; None when none ran."""
     shares = {c["train"].get("synthetic_share") for c in study["cells"]} - {None}
     return shares.pop() if shares else None
+
+
+def _real_finish_epochs(study: dict) -> int:
+    """How many final epochs the synthetic+oversample cells drew real faces only; 0 when none did."""
+    return max((c["train"].get("real_finish_epochs", 0) for c in study["cells"]), default=0)
 
 
 def _points(x: float | None) -> str:

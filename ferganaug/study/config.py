@@ -49,6 +49,7 @@ class StudyConfig:
     n_boot: int = 1000
     cache_dir: str | None = None
     synthetic_share: float = 0.5  # synthetic+oversample: chance that a draw of an augmented emotion is synthetic
+    real_finish_epochs: int = 0  # synthetic+oversample: the last N epochs draw real faces only
     shift: str = "f1"  # what a shifted view's validation bias maximises (f1, macro_f1), or none
 
     def __post_init__(self) -> None:
@@ -86,6 +87,13 @@ class StudyConfig:
             raise StudyError(f"n_boot must be at least 1, got {self.n_boot}")
         if not 0 <= self.synthetic_share <= 1:  # also refuses nan
             raise StudyError(f"--synthetic-share must be in [0, 1], got {self.synthetic_share}")
+        if self.real_finish_epochs:
+            if "synthetic+oversample" not in self.conditions:
+                raise StudyError("--real-finish-epochs finishes the synthetic+oversample cells on real faces; "
+                                 "that condition is not in --conditions")
+            if not 0 < self.real_finish_epochs < self.epochs:
+                raise StudyError(f"--real-finish-epochs must be below --epochs ({self.epochs}), got "
+                                 f"{self.real_finish_epochs}: at least one epoch must see the synthetic faces")
         if self.shift not in SHIFT_OBJECTIVES:
             raise StudyError(f"--shift {self.shift}: expected one of {', '.join(SHIFT_OBJECTIVES)}")
         self.train_config(self.seeds[0])  # TrainConfig validates epochs, scheduler, augment ...
@@ -99,7 +107,8 @@ class StudyConfig:
         return condition_names(self.conditions, parse_amounts(self.amounts))
 
     def train_config(self, seed: int = 0, class_weights: str | None = None, balanced_sampler: bool = False,
-                     logit_adjust_tau: float = 0.0, synthetic_share: float | None = None) -> TrainConfig:
+                     logit_adjust_tau: float = 0.0, synthetic_share: float | None = None,
+                     real_finish_epochs: int = 0) -> TrainConfig:
         """The design's study recipe under the study's budget, with one cell's seed, class weights,
         sampler and logit adjustment. Every cell trains the whole budget (no early stopping), so
         that cells compare."""
@@ -109,14 +118,18 @@ class StudyConfig:
                 "scheduler": self.scheduler, "precision": self.precision, "device": self.device, "seed": seed,
                 "class_weights": class_weights, "balanced_sampler": balanced_sampler, "early_stopping": None,
                 "logit_adjust_tau": logit_adjust_tau, "synthetic_share": synthetic_share,
+                "real_finish_epochs": real_finish_epochs,
             }, "study")
         except ValueError as err:
             raise StudyError(str(err)) from None
 
     def cell_train_config(self, cell: Cell) -> TrainConfig:
         # Only a sampler over real and synthetic faces has a synthetic share to hold.
-        share = self.synthetic_share if cell.synthetic and cell.balanced_sampler else None
-        return self.train_config(cell.seed, cell.class_weights, cell.balanced_sampler, cell.logit_adjust_tau, share)
+        over_synthetic = cell.synthetic and cell.balanced_sampler
+        share = self.synthetic_share if over_synthetic else None
+        finish = self.real_finish_epochs if over_synthetic else 0
+        return self.train_config(cell.seed, cell.class_weights, cell.balanced_sampler, cell.logit_adjust_tau, share,
+                                 finish)
 
     def command(self, out: str | None = None) -> list[str]:
         """A `fergan study` command line that plans this same study, every setting explicit."""
@@ -126,6 +139,8 @@ class StudyConfig:
                      "--amounts", ",".join(self.amounts)]
         if "synthetic+oversample" in self.conditions:
             args += ["--synthetic-share", str(self.synthetic_share)]
+            if self.real_finish_epochs:
+                args += ["--real-finish-epochs", str(self.real_finish_epochs)]
         args += ["--seed-list", ",".join(map(str, self.seeds)), "--model", self.model, "--epochs", str(self.epochs),
                  "--batch-size", str(self.batch_size), "--augment", self.augment, "--scheduler", self.scheduler,
                  "--precision", self.precision, "--device", self.device, "--bootstrap", str(self.n_boot),

@@ -233,8 +233,13 @@ def _share_line(s: dict) -> list[str]:
     share = s.get("synthetic_share")
     if share is None:
         return []
-    return [f"- synthetic+oversample: emotions drawn uniformly; within an emotion with synthetic faces, a draw is "
-            f"synthetic with probability {share:g} (--synthetic-share)"]
+    lines = [f"- synthetic+oversample: emotions drawn uniformly; within an emotion with synthetic faces, a draw is "
+             f"synthetic with probability {share:g} (--synthetic-share)"]
+    finish = s.get("real_finish_epochs", 0)
+    if finish:
+        epochs = "epoch" if finish == 1 else f"{finish} epochs"
+        lines.append(f"- synthetic+oversample: the last {epochs} drew real faces only (--real-finish-epochs)")
+    return lines
 
 
 def _shift_section(results: dict) -> list[str]:

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+from classifiers.train_config import TrainConfig
 from ferganaug.study.conditions import StudyError
 from ferganaug.study.plan import CELL_JSON, load_study
 from ferganaug.utils.files import append_jsonl, read_jsonl
@@ -35,13 +36,19 @@ def _same_synthetic(study: dict, donor: dict) -> bool:
     return bool(ours and theirs) and ours.get("manifest_sha256") == theirs.get("manifest_sha256")
 
 
+def _recipe(cell: dict) -> dict:
+    """A cell's training config with every field: a donor written before a field existed
+    trained with its default."""
+    return TrainConfig.from_dict(cell["train"]).to_dict()
+
+
 def donor_cell(study: dict, cell: dict, donor_dir: Path, donor: dict) -> Path | None:
     """The donor's finished run folder for ``cell``, or None when the donor has no such experiment."""
     if donor["data"] != study["data"]:
         return None
     for theirs in donor["cells"]:
-        if (theirs["condition"], theirs["seed"], theirs["train"], theirs["data"]) != (
-                cell["condition"], cell["seed"], cell["train"], cell["data"]):
+        if (theirs["condition"], theirs["seed"], _recipe(theirs), theirs["data"]) != (
+                cell["condition"], cell["seed"], _recipe(cell), cell["data"]):
             continue
         if cell["data"].get("augment_with") and not _same_synthetic(study, donor):
             continue
