@@ -236,9 +236,14 @@ class Trainer:
             synthetic=self.data.synthetic, synthetic_share=synthetic_share,
         )
 
+    @property
+    def finish_start(self) -> int | None:
+        """The first epoch (0-based) of the real finish; None without one."""
+        return self.config.epochs - self.config.real_finish_epochs if self.real_sampler is not None else None
+
     def epoch_sampler(self) -> BatchSampler:
         """The sampler of the current epoch: the real-only one during the real finish."""
-        if self.real_sampler is not None and self.epoch >= self.config.epochs - self.config.real_finish_epochs:
+        if self.finish_start is not None and self.epoch >= self.finish_start:
             return self.real_sampler
         return self.sampler
 
@@ -351,6 +356,8 @@ class Trainer:
         val = self.evaluate(self.data.val)
         score = _monitor_value(self.config, val)
         self._step_epoch_scheduler(score)
+        if self.epoch == self.finish_start:  # the model that leaves training must have finished on real faces
+            self.best_score, self.bad_epochs = -math.inf, 0
         improved = score > self.best_score or len(self.data.val) == 0  # no validation: the latest is the best
         if improved:
             self.best_score, self.best_epoch, self.bad_epochs = score, self.epoch, 0
@@ -384,6 +391,8 @@ class Trainer:
         )
 
     def _should_stop(self, epoch: int) -> bool:
+        if self.finish_start is not None and epoch <= self.finish_start:
+            return False  # an early stop would skip the real finish: patience counts within it
         if self.config.early_stopping is not None and self.bad_epochs >= self.config.early_stopping:
             log.info("early stopping: no improvement of %s for %d epochs", self.config.monitor, self.bad_epochs)
             return True

@@ -49,7 +49,8 @@ class TrainConfig:
     # is a synthetic one; None = every face of the emotion equally likely.
     synthetic_share: float | None = None
     # With the balanced sampler and synthetic faces: the last N epochs draw real faces only, a
-    # finish on real data that lets the recogniser unlearn what marks a face as synthetic.
+    # finish on real data that lets the recogniser unlearn what marks a face as synthetic. The
+    # best epoch is chosen among the finish's, and early stopping waits for the finish.
     real_finish_epochs: int = 0
     # Logit adjustment (Menon et al. 2021): train on logits + tau * log(class prior); 0 = off.
     logit_adjust_tau: float = 0.0

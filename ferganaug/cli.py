@@ -273,7 +273,7 @@ def _study_model(ctx, param, value):
 # (but --resume takes --seeds and --seed-list as seeds to add).
 _STUDY_SETTINGS = ("data", "conditions", "synthetic", "emotions", "amounts", "seeds", "seed_list", "model", "epochs",
                    "batch_size", "augment", "scheduler", "precision", "device", "out", "cache_dir", "synthetic_share",
-                   "real_finish_epochs", "shift")
+                   "real_finish_epochs", "synthetic_weight", "shift")
 
 
 @main.command("study")
@@ -284,6 +284,7 @@ _STUDY_SETTINGS = ("data", "conditions", "synthetic", "emotions", "amounts", "se
 @click.option("--amounts", default="median", callback=_study_option("parse_amounts"), metavar="LIST", help="Synthetic faces per chosen emotion, one condition group each: median (top up to the median real class count), xK (grow the class K-fold, e.g. x2) or a number.")
 @click.option("--synthetic-share", type=click.FloatRange(0, 1), default=0.5, metavar="S", help="synthetic+oversample: the chance that a draw of an emotion with synthetic faces is a synthetic face (emotions are drawn uniformly).")
 @click.option("--real-finish-epochs", type=click.IntRange(min=0), default=0, metavar="N", help="synthetic+oversample: the last N epochs draw each emotion's real faces only, a finish on real data after the synthetic faces (N below --epochs).")
+@click.option("--synthetic-weight", type=click.FloatRange(min=0), default=1.0, metavar="W", help="Synthetic conditions: each synthetic face's loss term weighs W, a real face's 1 (fer-classify --augment-weight).")
 @click.option("--seeds", type=click.IntRange(min=1), default=None, metavar="N", show_default="3", help="Train every condition with seeds 0..N-1 (the same seeds for all: paired). With --resume: grow the study to N seeds.")
 @click.option("--seed-list", default=None, callback=_seed_list, metavar="LIST", help="Explicit seeds instead of --seeds, e.g. 3,5,7. With --resume: seeds to add.")
 @click.option("--model", default="deep-cnn", callback=_study_model, help="Registered classifier design (fer-classify models); its recipe gives optimiser and learning rate.")
@@ -348,7 +349,8 @@ def study_command(ctx, **o) -> None:
                 seeds=o["seed_list"] or tuple(range(o["seeds"] or 3)), model=o["model"], epochs=o["epochs"],
                 batch_size=o["batch_size"], augment=o["augment"], scheduler=o["scheduler"],
                 precision=o["precision"], device=o["device"], n_boot=o["bootstrap"] or 1000, cache_dir=o["cache_dir"],
-                synthetic_share=o["synthetic_share"], real_finish_epochs=o["real_finish_epochs"], shift=o["shift"],
+                synthetic_share=o["synthetic_share"], real_finish_epochs=o["real_finish_epochs"],
+                synthetic_weight=o["synthetic_weight"], shift=o["shift"],
             )
             study_dir = create_study(config, o["out"], argv=["fergan", *sys.argv[1:]])
             click.echo(f"study folder: {study_dir}", err=True)

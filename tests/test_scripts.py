@@ -81,3 +81,56 @@ def test_real_data_curve_trains_each_fraction_and_pairs_it_with_all(tmp_path):
     with pytest.raises(SystemExit, match="its recipe differs: epochs 1 \\(here 2\\)"):
         _load("real_data_curve").main(["--data", str(csv), "--fractions", "0.5", "--model", "basic-cnn",
                                        "--epochs", "2", "--out", str(tmp_path / "curve"), "--quiet"])
+
+
+def _results(path: Path, data: str, seeds: list[int], f1: list[float], n: int = 100) -> Path:
+    """A results.json with one condition, as fergan study writes it, reduced to what is compared."""
+    def stat(values):
+        return {"values": values}
+
+    scores = {"n": n, "accuracy": stat([0.5] * len(seeds)), "macro_f1": stat([v / 2 for v in f1]),
+              "per_class": {"disgust": {m: stat(f1) for m in ("recall", "precision", "f1")}}}
+    path.mkdir(parents=True)
+    condition = {"seeds": seeds, "views": {"test": scores}}
+    ranking = {"synthetic+oversample@median": {"disgust": {"auc": stat([0.9 + v / 10 for v in f1]),
+                                                            "average_precision": stat(f1)}}}
+    (path / "results.json").write_text(json.dumps({
+        "study": {"data": data, "emotions": ["disgust"]}, "ranking": {"scores": ranking},
+        "conditions": {"synthetic+oversample@median+shift": condition, "synthetic+oversample@median": condition}}))
+    return path
+
+
+def test_compare_studies_pairs_the_seeds_both_ran(tmp_path, capsys):
+    compare = _load("compare_studies")
+    a = _results(tmp_path / "a", "fer.csv", [0, 1, 2, 3], [0.40, 0.50, 0.45, 0.99])
+    b = _results(tmp_path / "b", "fer.csv", [2, 1, 0], [0.35, 0.44, 0.38])
+    condition = "synthetic+oversample@median+shift"
+    comparison = compare.compare((compare.read_results(a), condition), (compare.read_results(b), condition),
+                                 "test", ["disgust"])
+    assert comparison["seeds"] == [0, 1, 2]  # seed 3 has no partner; seeds pair by number, not by position
+    delta = comparison["rows"]["f1/disgust"]["delta"]
+    assert delta["mean_delta"] == pytest.approx(((0.40 - 0.38) + (0.50 - 0.44) + (0.45 - 0.35)) / 3)
+    assert comparison["rows"]["macro_f1"]["delta"]["mean_delta"] == pytest.approx(delta["mean_delta"] / 2)
+    # the shifted view's models are its condition's: their ranking scores pair too
+    assert comparison["rows"]["average_precision/disgust"]["delta"]["mean_delta"] == pytest.approx(delta["mean_delta"])
+    assert comparison["rows"]["auc/disgust"]["delta"]["mean_delta"] == pytest.approx(delta["mean_delta"] / 10)
+    assert compare.main([str(a), condition, str(b), condition]) == 0
+    assert "| f1/disgust | 45.0 | 39.0 | +6.0 [" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(data="other.csv"), "scored on different test splits"),
+    (dict(n=99), "scored on different test splits"),
+    (dict(seeds=[0, 7], f1=[0.1, 0.2]), "a paired interval needs two seeds in both"),
+])
+def test_compare_studies_refuses_what_cannot_be_paired(tmp_path, change, message):
+    compare = _load("compare_studies")
+    a = _results(tmp_path / "a", "fer.csv", [0, 1], [0.4, 0.5])
+    b = _results(tmp_path / "b", **{"data": "fer.csv", "seeds": [0, 1], "f1": [0.3, 0.4], **change})
+    condition = "synthetic+oversample@median+shift"
+    with pytest.raises(compare.DataError, match=message):
+        compare.compare((compare.read_results(a), condition), (compare.read_results(b), condition), "test", ["disgust"])
+    with pytest.raises(compare.DataError, match="no condition 'oversample'; the study has synthetic"):
+        compare.compare((compare.read_results(a), "oversample"), (compare.read_results(b), condition), "test", [])
+    with pytest.raises(compare.DataError, match="no results.json; finish the study"):
+        compare.read_results(tmp_path)

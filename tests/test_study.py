@@ -539,7 +539,7 @@ def test_opt_in_conditions_parse_and_configure_their_cells(tmp_path):
     assert result.exit_code == 2 and "--synthetic-share" in result.output
 
 
-def test_the_real_finish_applies_to_synthetic_oversampling_only(tmp_path):
+def test_the_real_finish_and_the_synthetic_weight_reach_the_synthetic_cells_only(tmp_path):
     config = StudyConfig(data=TINY, synthetic=str(tmp_path), model="basic-cnn", epochs=4, real_finish_epochs=2,
                          conditions=("oversample", "synthetic", "synthetic+oversample"))
     finish = {name: config.cell_train_config(Cell(name, 0)).real_finish_epochs for name in config.condition_names}
@@ -550,6 +550,13 @@ def test_the_real_finish_applies_to_synthetic_oversampling_only(tmp_path):
     with pytest.raises(StudyError, match="--real-finish-epochs must be below --epochs \\(4\\), got 4"):
         StudyConfig(data=TINY, synthetic=str(tmp_path), model="basic-cnn", epochs=4, real_finish_epochs=4,
                     conditions=("synthetic+oversample",))
+    weighed = StudyConfig(data=TINY, synthetic=str(tmp_path), model="basic-cnn", synthetic_weight=0.5,
+                          conditions=("oversample", "synthetic+oversample"))
+    plan = {"median": (0, 5, 0, 0, 0, 0, 0)}
+    assert [data_options(weighed, Cell(name, 0), plan).augment_weight for name in weighed.condition_names] == [1.0, 0.5]
+    assert weighed.command()[weighed.command().index("--synthetic-weight") + 1] == "0.5"
+    with pytest.raises(StudyError, match="--synthetic-weight weighs synthetic faces, but no synthetic condition"):
+        StudyConfig(data=TINY, model="basic-cnn", synthetic_weight=0.5, conditions=("oversample",))
     with pytest.raises(StudyError, match="synthetic\\+oversample cells on real faces; that condition is not in"):
         StudyConfig(data=TINY, synthetic=str(tmp_path), model="basic-cnn", real_finish_epochs=1,
                     conditions=("oversample", "synthetic"))
@@ -572,6 +579,7 @@ def _fake_study(root: Path) -> Path:
                           "path": f"cells/{condition}/seed{seed}",
                           "train": {"synthetic_share": 0.25, "real_finish_epochs": 2} if synthetic
                           else {"synthetic_share": None},
+                          "data": {"augment_with": "syn/", "augment_weight": 0.5} if synthetic else {},
                           "items": {"targets": targets, "predictions": predictions, "leak_free": None},
                           "synthetic_added": {"disgust": 5} if synthetic else {},
                           "train_seconds": 1.0, "wall_seconds": 1.0})
@@ -579,7 +587,7 @@ def _fake_study(root: Path) -> Path:
         "command": ["fergan", "study"], "created": "today", "machine": "a test",
         "config": {"emotions": ["disgust"], "model": "basic-cnn", "epochs": 1, "seeds": [0, 1, 2], "n_boot": 100},
         "data": {"class_names": names, "spec": "by hand"}, "condition_names": list(errors),
-        "cells": [{k: c[k] for k in ("condition", "seed", "path", "train")} for c in cells],
+        "cells": [{k: c[k] for k in ("condition", "seed", "path", "train", "data")} for c in cells],
         "synthetic": {"path": "syn/"}, "synthetic_plan": {"median": {"wanted": {"disgust": 5}, "planned": {"disgust": 5}}},
     }
     root.mkdir(parents=True)
@@ -634,6 +642,8 @@ def test_logit_adjust_joins_the_best_rebalancing_comparison(tmp_path):
     assert "a draw is synthetic with probability 0.25 (--synthetic-share)" in report
     assert results["study"]["real_finish_epochs"] == 2
     assert "the last 2 epochs drew real faces only (--real-finish-epochs)" in report
+    assert results["study"]["synthetic_weight"] == 0.5
+    assert "each one's loss term weighs 0.5, a real face's 1 (--synthetic-weight)" in report
 
 
 def test_synthetic_faces_face_the_best_condition_without_them_metric_by_metric(tmp_path):
@@ -685,6 +695,34 @@ def rebalancing_study(tmp_path_factory):
                      "--out", str(root / "runs"), *FAST])
     assert result.exit_code == 0, result.output
     return Path(result.output.strip().splitlines()[-1])
+
+
+def test_the_ranking_scores_come_from_each_cells_log_probs_and_pair_with_the_best_rebalancing(rebalancing_study):
+    from ferganaug.measure.ranking import average_precision, roc_auc
+    from ferganaug.study.shift import read_log_probs
+
+    results = json.loads((rebalancing_study / "results.json").read_text())
+    ranking = results["ranking"]
+    trained = ["baseline", "oversample", "logit-adjust", "synthetic+oversample@median"]
+    assert list(ranking["scores"]) == trained  # a +shift view shares its models' ranking: no row of its own
+    disgust = EMOTION_INDEX["disgust"]
+    by_hand = {}
+    for condition in trained:
+        arrays = [read_log_probs(rebalancing_study / f"cells/{condition}/seed{s}") for s in (0, 1)]
+        by_hand[condition] = {
+            "auc": [roc_auc(a["test"][:, disgust], a["test_targets"] == disgust) for a in arrays],
+            "average_precision": [average_precision(a["test"][:, disgust], a["test_targets"] == disgust)
+                                  for a in arrays]}
+        for score in ("auc", "average_precision"):
+            assert ranking["scores"][condition]["disgust"][score]["values"] == pytest.approx(by_hand[condition][score])
+    reference = ranking["vs_best_rebalancing"]["reference"]
+    assert reference == results["best_rebalancing"]["condition"].removesuffix("+shift")
+    assert reference not in ranking["vs_best_rebalancing"]["conditions"]
+    change = ranking["vs_best_rebalancing"]["conditions"]["synthetic+oversample@median"]["disgust"]["average_precision"]
+    expected = np.mean(np.subtract(by_hand["synthetic+oversample@median"]["average_precision"],
+                                   by_hand[reference]["average_precision"]))
+    assert change["mean_delta"] == pytest.approx(expected) and change["seeds"] == [0, 1]
+    assert "## Ranking (threshold-free)" in (rebalancing_study / "report.md").read_text()
 
 
 def test_a_study_with_logit_adjust_and_synthetic_oversampling(rebalancing_study):

@@ -377,6 +377,17 @@ def test_the_real_finish_draws_only_real_faces_in_its_epochs(tmp_path):
                 parts, tmp_path / "plain", progress=False)
 
 
+@pytest.mark.parametrize("finish, epochs_run, best_epoch", [(0, 2, 0), (1, 3, 2)])
+def test_the_model_that_leaves_training_has_finished_on_real_faces(tmp_path, finish, epochs_run, best_epoch):
+    trainer = _synthetic_trainer(tmp_path / str(finish), 1.0, epochs=3, balanced_sampler=True, early_stopping=1,
+                                 real_finish_epochs=finish)
+    falling = iter([0.9, 0.5, 0.4])  # validation accuracy only falls: epoch 0 is the best of all
+    trainer.evaluate = lambda ds: {"loss": 1.0, "accuracy": next(falling), "macro_f1": 0.1}
+    val = trainer.fit()
+    assert trainer.epoch == epochs_run  # without a finish, early stopping ends the run after epoch 1
+    assert trainer.best_epoch == best_epoch and val["accuracy"] == [0.9, 0.5, 0.4][best_epoch]
+
+
 @pytest.mark.parametrize("overrides, message", [
     (dict(epochs=3, balanced_sampler=True, real_finish_epochs=3), r"real_finish_epochs must be in \[0, epochs\)"),
     (dict(epochs=3, balanced_sampler=True, real_finish_epochs=-1), r"real_finish_epochs must be in \[0, epochs\)"),

@@ -18,6 +18,7 @@ from ferganaug.measure.bootstrap import (
     paired_delta,
     per_class_recall,
     seeds_to_separate,
+    summarise_seeds,
 )
 from ferganaug.measure.distances import (
     frechet_distance,
@@ -36,4 +37,5 @@ __all__ = [
     "paired_delta",
     "per_class_recall",
     "seeds_to_separate",
+    "summarise_seeds",
 ]

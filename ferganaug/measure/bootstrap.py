@@ -11,6 +11,8 @@ Dict results use None for an interval that does not exist, so they can be writte
 
 from __future__ import annotations
 
+import math
+
 import warnings
 from collections.abc import Callable, Iterator
 
@@ -141,6 +143,14 @@ def mean_ci_over_seeds(values, confidence: float = 0.95) -> tuple[float, float, 
     std = float(v.std(ddof=1))
     half = float(stats.t.ppf(0.5 + confidence / 2.0, df=v.size - 1)) * std / np.sqrt(v.size)
     return mean, std, mean - half, mean + half
+
+
+def summarise_seeds(values, confidence: float = 0.95) -> dict:
+    """Per-seed values with their mean, std and t-interval of the mean (None: one seed), as
+    results files hold them."""
+    mean, std, low, high = mean_ci_over_seeds(values, confidence)
+    return {"values": [float(v) for v in values], "mean": mean, "std": std,
+            "ci_low": None if math.isnan(low) else low, "ci_high": None if math.isnan(high) else high}
 
 
 def paired_delta(condition_values, baseline_values, confidence: float = 0.95) -> dict:

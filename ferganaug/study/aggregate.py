@@ -44,8 +44,9 @@ import numpy as np
 import torch
 
 from classifiers.metrics import confusion_matrix, per_class_metrics
-from ferganaug.measure import bootstrap_metric_ci, mean_ci_over_seeds, paired_bootstrap_delta, paired_delta
+from ferganaug.measure import bootstrap_metric_ci, paired_bootstrap_delta, paired_delta, summarise_seeds
 from ferganaug.study.conditions import BASELINE, REBALANCING, SYNTHETIC_CONDITIONS, StudyError
+from ferganaug.study.ranking import ranking_section
 from ferganaug.study.shift import shifted_cell, shifted_name, unshifted_name
 
 CONFIDENCE = 0.95
@@ -75,9 +76,7 @@ def seed_scores(targets: np.ndarray, predictions: np.ndarray, class_names: tuple
 
 def stat(values: list[float]) -> dict:
     """Per-seed values with their mean, std and t-interval of the mean (None: one seed)."""
-    mean, std, low, high = mean_ci_over_seeds(values, CONFIDENCE)
-    return {"values": [float(v) for v in values], "mean": mean, "std": std, "ci_low": _clean(low),
-            "ci_high": _clean(high)}
+    return summarise_seeds(values, CONFIDENCE)
 
 
 def seed_mean_recall(c: int) -> Callable[[np.ndarray, np.ndarray], float]:
@@ -300,7 +299,7 @@ def aggregate(study: dict, cells: list[dict], n_boot: int = 1000) -> dict:
             "seeds": study["config"]["seeds"], "emotions": emotions, "class_names": list(names),
             "condition_names": order, "synthetic": (study.get("synthetic") or {}).get("path"),
             "synthetic_share": _synthetic_share(study), "real_finish_epochs": _real_finish_epochs(study),
-            "shift": shift_objective(study),
+            "synthetic_weight": _synthetic_weight(study), "shift": shift_objective(study),
         },
         "confidence": CONFIDENCE,
         "n_boot": n_boot,
@@ -308,6 +307,7 @@ def aggregate(study: dict, cells: list[dict], n_boot: int = 1000) -> dict:
         "conditions": summaries,
         "best_rebalancing": best,
         "deltas": deltas,
+        "ranking": ranking_section(cells, list(study["condition_names"]), names, emotions, best["condition"]),
         "item_bootstrap": {"emotion": main, "metric": f"{main} recall, mean over seeds", **item_boot},
         "verdicts": _verdicts(deltas, emotions),
         "verdicts_per_metric": _verdicts_per_metric(deltas["vs_best_per_metric"]),
@@ -328,6 +328,13 @@ def _synthetic_share(study: dict) -> float | None:
 def _real_finish_epochs(study: dict) -> int:
     """How many final epochs the synthetic+oversample cells drew real faces only; 0 when none did."""
     return max((c["train"].get("real_finish_epochs", 0) for c in study["cells"]), default=0)
+
+
+def _synthetic_weight(study: dict) -> float | None:
+    """The loss weight of the synthetic cells' synthetic faces; None when no synthetic cell ran."""
+    data = [c.get("data", {}) for c in study["cells"]]
+    weights = {d.get("augment_weight", 1.0) for d in data if d.get("augment_with")}
+    return weights.pop() if weights else None
 
 
 def _points(x: float | None) -> str:

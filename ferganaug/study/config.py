@@ -9,6 +9,8 @@ condition's doing.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 
 from classifiers.registry import list_models
@@ -50,6 +52,7 @@ class StudyConfig:
     cache_dir: str | None = None
     synthetic_share: float = 0.5  # synthetic+oversample: chance that a draw of an augmented emotion is synthetic
     real_finish_epochs: int = 0  # synthetic+oversample: the last N epochs draw real faces only
+    synthetic_weight: float = 1.0  # synthetic conditions: each synthetic face's loss term weighs this (real: 1)
     shift: str = "f1"  # what a shifted view's validation bias maximises (f1, macro_f1), or none
 
     def __post_init__(self) -> None:
@@ -94,6 +97,10 @@ class StudyConfig:
             if not 0 < self.real_finish_epochs < self.epochs:
                 raise StudyError(f"--real-finish-epochs must be below --epochs ({self.epochs}), got "
                                  f"{self.real_finish_epochs}: at least one epoch must see the synthetic faces")
+        if not 0 <= self.synthetic_weight < math.inf:  # also refuses nan
+            raise StudyError(f"--synthetic-weight must be a finite number >= 0, got {self.synthetic_weight}")
+        if self.synthetic_weight != 1.0 and not self.uses_synthetic:
+            raise StudyError("--synthetic-weight weighs synthetic faces, but no synthetic condition is in --conditions")
         if self.shift not in SHIFT_OBJECTIVES:
             raise StudyError(f"--shift {self.shift}: expected one of {', '.join(SHIFT_OBJECTIVES)}")
         self.train_config(self.seeds[0])  # TrainConfig validates epochs, scheduler, augment ...
@@ -141,6 +148,8 @@ class StudyConfig:
             args += ["--synthetic-share", str(self.synthetic_share)]
             if self.real_finish_epochs:
                 args += ["--real-finish-epochs", str(self.real_finish_epochs)]
+        if self.synthetic_weight != 1.0:
+            args += ["--synthetic-weight", str(self.synthetic_weight)]
         args += ["--seed-list", ",".join(map(str, self.seeds)), "--model", self.model, "--epochs", str(self.epochs),
                  "--batch-size", str(self.batch_size), "--augment", self.augment, "--scheduler", self.scheduler,
                  "--precision", self.precision, "--device", self.device, "--bootstrap", str(self.n_boot),

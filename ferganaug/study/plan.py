@@ -49,6 +49,7 @@ def data_options(config: StudyConfig, cell: Cell, per_class: dict[str, tuple[int
     return DataOptions(
         spec=config.data, cache_dir=config.cache_dir, augment_with=config.synthetic,
         augment_emotions=config.emotions, augment_per_class=per_class[cell.amount],
+        augment_weight=config.synthetic_weight,
     )
 
 

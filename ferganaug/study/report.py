@@ -13,7 +13,7 @@ import math
 import shlex
 from pathlib import Path
 
-from ferganaug.study.aggregate import CLASS_METRICS, aggregate, shift_objective
+from ferganaug.study.aggregate import CLASS_METRICS, aggregate
 from ferganaug.study.plan import CELL_JSON, INVOCATIONS, load_study
 from ferganaug.study.reuse import REUSED, reused_from
 from ferganaug.study.plots import RECALL_DELTAS_PNG, plot_confusions, plot_recall_deltas
@@ -39,8 +39,7 @@ def write_report(study_dir: str | Path, n_boot: int | None = None) -> dict:
     study_dir = Path(study_dir)
     study = load_study(study_dir)
     cells = load_cells(study_dir, study)
-    if shift_objective(study) != "none":
-        attach_log_probs(study_dir, study, cells)
+    attach_log_probs(study_dir, study, cells)  # for the shifted views and the ranking scores
     results = _finite(aggregate(study, cells, n_boot or study["config"]["n_boot"]))
     invocations = read_jsonl(study_dir / INVOCATIONS)
     results["time"]["study_wall_seconds"] = float(sum(r.get("seconds", 0.0) for r in invocations))
@@ -145,6 +144,7 @@ def format_markdown(results: dict, study: dict) -> str:
         f"- {len(s['seeds'])} seed(s) {s['seeds']}, {s['epochs']} epoch(s), chosen emotion(s): {', '.join(s['emotions'])}"
         + (f", synthetic faces from `{s['synthetic']}`" if s["synthetic"] else ""),
         *_share_line(s),
+        *_weight_line(s),
         f"- cells finished: {results['cells']['finished']} of {results['cells']['planned']}"
         + (f" (missing: {', '.join(results['cells']['missing'])})" if results["cells"]["missing"] else ""),
         *_reused_line(results["cells"].get("reused_from") or {}),
@@ -175,6 +175,7 @@ def format_markdown(results: dict, study: dict) -> str:
                              str(plan.get("planned", {}).get(e, "-")), ", ".join(map(str, added))])
         lines += _table(["condition", "emotion", "wanted", "planned (≤ in folder)", "added per seed"], rows)
     lines += _shift_section(results)
+    lines += _ranking_section(results)
     lines += ["", "## Overall (test split)", ""]
     rows = [[c, _with_ci(v["views"]["test"]["macro_f1"]), _with_ci(v["views"]["test"]["accuracy"]),
              _with_ci(v["views"]["leak_free"]["macro_f1"]), _with_ci(v["views"]["leak_free"]["accuracy"]),
@@ -240,6 +241,37 @@ def _share_line(s: dict) -> list[str]:
         epochs = "epoch" if finish == 1 else f"{finish} epochs"
         lines.append(f"- synthetic+oversample: the last {epochs} drew real faces only (--real-finish-epochs)")
     return lines
+
+
+def _weight_line(s: dict) -> list[str]:
+    weight = s.get("synthetic_weight")
+    if weight is None or weight == 1.0:
+        return []
+    return [f"- synthetic faces: each one's loss term weighs {weight:g}, a real face's 1 (--synthetic-weight)"]
+
+
+def _ranking_section(results: dict) -> list[str]:
+    """Each condition's ranking of the chosen emotions' test faces, and its change against the
+    best rebalancing condition's models."""
+    ranking = results.get("ranking") or {}
+    if not ranking.get("scores"):
+        return []
+    reference = ranking["vs_best_rebalancing"]["reference"]
+    deltas = ranking["vs_best_rebalancing"]["conditions"]
+    rows = []
+    for condition, by_emotion in ranking["scores"].items():
+        for emotion, scores in by_emotion.items():
+            change = deltas.get(condition, {}).get(emotion, {})
+            rows.append([condition, emotion, _mean_std(scores["auc"]), _mean_std(scores["average_precision"]),
+                         _delta(change.get("auc")), _delta(change.get("average_precision"))])
+    against = f"against {reference}" if reference else "against the best rebalancing"
+    return ["", "## Ranking (threshold-free)", "",
+            "How each condition's models rank the chosen emotion's test faces above the others: ROC AUC and "
+            "average precision (the area under the precision-recall curve), mean ± std over seeds, %. A shifted "
+            "boundary moves along this ranking and cannot change it, so these say whether a condition taught its "
+            "models more about the emotion, apart from where their boundary sits.", "",
+            *_table(["condition", "emotion", "AUC", "average precision", f"AUC {against}",
+                     f"average precision {against}"], rows)]
 
 
 def _shift_section(results: dict) -> list[str]:
