@@ -10,7 +10,8 @@ share, a real finish), the question is a paired one across them: this script rea
 results.json files, keeps the seeds both ran, and prints A minus B for accuracy, macro-F1 and the
 chosen emotions' recall, precision and F1 (and, where both reports scored them, the threshold-free
 AUC and average precision of the models), with a 95% t-interval over seeds and a verdict. It
-refuses studies scored on different test splits. Nothing is written.
+refuses studies scored on other test faces (the training data may differ: fewer real faces of an
+emotion, say). Nothing is written.
 """
 
 from __future__ import annotations
@@ -21,20 +22,29 @@ from pathlib import Path
 
 from ferganaug.data.errors import DataError
 from ferganaug.measure import paired_delta
+from ferganaug.study.plan import CELL_JSON, load_study
 
 PER_CLASS = ("recall", "precision", "f1")
 RANKING = ("auc", "average_precision")  # threshold-free, from the study's ranking section
 
 
 def read_results(study_dir: str | Path) -> dict:
+    """results.json, with ``test_targets``: the test labels its cells were scored on, item by
+    item (every cell of a study has the same), so that two studies pair only on the same faces
+    even when their training data differ."""
     path = Path(study_dir) / "results.json"
     try:
-        return json.loads(path.read_text())
+        results = json.loads(path.read_text())
     except FileNotFoundError:
         raise DataError(f"{path}: no results.json; finish the study or rebuild it with "
                         f"`fergan study --report-only {study_dir}`") from None
     except ValueError as err:
         raise DataError(f"{path}: not valid JSON ({err})") from None
+    for cell in load_study(study_dir)["cells"]:
+        record = Path(study_dir) / cell["path"] / CELL_JSON
+        if record.is_file():
+            return results | {"test_targets": json.loads(record.read_text())["items"]["targets"]}
+    raise DataError(f"{study_dir}: no finished cell to read the test items from")
 
 
 def seed_values(results: dict, condition: str, view: str, where: str) -> tuple[list[int], dict[str, list[float]]]:
@@ -63,12 +73,11 @@ def compare(a: tuple[dict, str], b: tuple[dict, str], view: str, emotions: list[
     (results_a, condition_a), (results_b, condition_b) = a, b
     seeds_a, values_a = seed_values(results_a, condition_a, view, "study A")
     seeds_b, values_b = seed_values(results_b, condition_b, view, "study B")
-    test_a, test_b = (r["study"]["data"] for r in (results_a, results_b))
     size_a, size_b = (r["conditions"][c]["views"][view]["n"] for r, c in ((results_a, condition_a),
                                                                         (results_b, condition_b)))
-    if test_a != test_b or size_a != size_b:
-        raise DataError(f"the studies were scored on different test splits ({test_a}, {size_a} items; "
-                        f"{test_b}, {size_b} items): nothing to pair")
+    if results_a["test_targets"] != results_b["test_targets"] or size_a != size_b:
+        raise DataError(f"the studies were scored on different test faces ({results_a['study']['data']}, "
+                        f"{size_a} items in the {view} view; {results_b['study']['data']}, {size_b}): nothing to pair")
     shared = [s for s in seeds_a if s in seeds_b]
     if len(shared) < 2:
         raise DataError(f"study A ran seeds {seeds_a}, study B {seeds_b}: a paired interval needs two seeds in both")

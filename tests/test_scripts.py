@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -83,8 +84,10 @@ def test_real_data_curve_trains_each_fraction_and_pairs_it_with_all(tmp_path):
                                        "--epochs", "2", "--out", str(tmp_path / "curve"), "--quiet"])
 
 
-def _results(path: Path, data: str, seeds: list[int], f1: list[float], n: int = 100) -> Path:
-    """A results.json with one condition, as fergan study writes it, reduced to what is compared."""
+def _results(path: Path, data: str, seeds: list[int], f1: list[float], n: int = 100,
+             targets: tuple = (0, 1, 1)) -> Path:
+    """A study folder with one finished cell and a results.json with one condition, as fergan
+    study writes them, reduced to what is compared."""
     def stat(values):
         return {"values": values}
 
@@ -94,6 +97,10 @@ def _results(path: Path, data: str, seeds: list[int], f1: list[float], n: int = 
     condition = {"seeds": seeds, "views": {"test": scores}}
     ranking = {"synthetic+oversample@median": {"disgust": {"auc": stat([0.9 + v / 10 for v in f1]),
                                                             "average_precision": stat(f1)}}}
+    cell = "cells/synthetic+oversample@median/seed0"
+    (path / cell).mkdir(parents=True)
+    (path / cell / "cell.json").write_text(json.dumps({"items": {"targets": list(targets)}}))
+    (path / "study.json").write_text(json.dumps({"cells": [{"path": cell}]}))
     (path / "results.json").write_text(json.dumps({
         "study": {"data": data, "emotions": ["disgust"]}, "ranking": {"scores": ranking},
         "conditions": {"synthetic+oversample@median+shift": condition, "synthetic+oversample@median": condition}}))
@@ -103,7 +110,7 @@ def _results(path: Path, data: str, seeds: list[int], f1: list[float], n: int = 
 def test_compare_studies_pairs_the_seeds_both_ran(tmp_path, capsys):
     compare = _load("compare_studies")
     a = _results(tmp_path / "a", "fer.csv", [0, 1, 2, 3], [0.40, 0.50, 0.45, 0.99])
-    b = _results(tmp_path / "b", "fer.csv", [2, 1, 0], [0.35, 0.44, 0.38])
+    b = _results(tmp_path / "b", "fer-half-disgust.csv", [2, 1, 0], [0.35, 0.44, 0.38])  # same test faces
     condition = "synthetic+oversample@median+shift"
     comparison = compare.compare((compare.read_results(a), condition), (compare.read_results(b), condition),
                                  "test", ["disgust"])
@@ -119,8 +126,8 @@ def test_compare_studies_pairs_the_seeds_both_ran(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("change, message", [
-    (dict(data="other.csv"), "scored on different test splits"),
-    (dict(n=99), "scored on different test splits"),
+    (dict(targets=(0, 1, 2)), "scored on different test faces"),
+    (dict(n=99), "scored on different test faces"),
     (dict(seeds=[0, 7], f1=[0.1, 0.2]), "a paired interval needs two seeds in both"),
 ])
 def test_compare_studies_refuses_what_cannot_be_paired(tmp_path, change, message):
@@ -134,3 +141,6 @@ def test_compare_studies_refuses_what_cannot_be_paired(tmp_path, change, message
         compare.compare((compare.read_results(a), "oversample"), (compare.read_results(b), condition), "test", [])
     with pytest.raises(compare.DataError, match="no results.json; finish the study"):
         compare.read_results(tmp_path)
+    shutil.rmtree(a / "cells")
+    with pytest.raises(compare.DataError, match="no finished cell to read the test items from"):
+        compare.read_results(a)
