@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -20,6 +21,20 @@ def isolated_data_cache(tmp_path_factory: pytest.TempPathFactory):
     monkeypatch.setenv("FERGANAUG_CACHE", str(tmp_path_factory.mktemp("data-cache")))
     yield
     monkeypatch.undo()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cores_shared_among_workers():
+    """Under pytest-xdist (`-n N`), each worker's torch gets its share of the cores: OpenMP threads
+    of several workers on the same cores spin-wait for each other."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1:
+        from ferganaug.utils.threads import torch_threads
+
+        with torch_threads(max(1, (os.cpu_count() or 1) // workers)):
+            yield
+    else:
+        yield
 
 
 @pytest.fixture

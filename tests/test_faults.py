@@ -21,10 +21,16 @@ def _cli(module: str, *args: str) -> list[str]:
     return [sys.executable, "-m", module, *args]
 
 
+def _env() -> dict[str, str]:
+    """The child computes on as many threads as this process, so its numbers can equal an
+    in-process run's to the bit (under pytest-xdist a worker runs on fewer threads)."""
+    return {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": str(torch.get_num_threads())}
+
+
 def _kill_when(command: list[str], ready, cwd: Path, timeout: float = 120.0) -> None:
     """Start ``command`` and SIGKILL it as soon as ``ready()`` is true (or it ends by itself)."""
     process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                               env=_env())
     deadline = time.monotonic() + timeout
     while process.poll() is None and not ready() and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -53,7 +59,7 @@ def test_synthesis_killed_midway_continues_to_the_same_images(tmp_path):
     assert CliRunner().invoke(main, [*args, "--out", str(straight)]).exit_code == 0
     _kill_when(_cli("ferganaug.cli", *args, "--out", str(cut)), lambda: _lines(cut / "manifest.jsonl") >= 64,
                cwd=tmp_path)
-    subprocess.run(_cli("ferganaug.cli", *args, "--out", str(cut)), check=True, cwd=tmp_path)
+    subprocess.run(_cli("ferganaug.cli", *args, "--out", str(cut)), check=True, cwd=tmp_path, env=_env())
     assert check_folder(cut).ok
     assert (cut / "manifest.jsonl").read_text().count("\n") == 300
     for png in straight.rglob("*.png"):
@@ -73,7 +79,7 @@ def test_training_killed_midway_resumes_to_the_uninterrupted_weights(tmp_path):
     stats = lambda: next(cut_root.glob("*/stats.jsonl"), Path("/nonexistent"))  # noqa: E731
     _kill_when(_cli("classifiers.cli", *args, "--out", str(cut_root)), lambda: _lines(stats()) >= 2, cwd=tmp_path)
     run = next(cut_root.iterdir())
-    subprocess.run(_cli("classifiers.cli", "train", "--resume", str(run), "--quiet"), check=True, cwd=tmp_path)
+    subprocess.run(_cli("classifiers.cli", "train", "--resume", str(run), "--quiet"), check=True, cwd=tmp_path, env=_env())
     straight = next((tmp_path / "straight").iterdir())
     a = torch.load(straight / "checkpoints" / "last.pt", weights_only=True)
     b = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
