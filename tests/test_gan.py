@@ -15,11 +15,12 @@ from ferganaug.gan.losses import (
     gaussian_blur,
     group_means,
     lsgan_discriminator_loss,
+    lsgan_fake_loss,
     mask_regularisation,
     total_variation,
 )
 from ferganaug.gan.networks import DECODERS, Generator, PatchDiscriminator, icnr_
-from ferganaug.gan.train import REAL_CONFIDENCE, GANConfig, GANTrainer, load_generator
+from ferganaug.gan.train import REAL_CONFIDENCE, FacePools, GANConfig, GANTrainer, load_generator
 from ferganaug.engine import CheckpointError, DivergenceError, restore_training_state
 from ferganaug.engine.checkpoint import load_checkpoint
 from toy_data import toy_faces
@@ -153,6 +154,7 @@ def test_group_means_and_feature_matching_by_hand():
 def test_lsgan_and_mask_terms_by_hand():
     assert lsgan_discriminator_loss(torch.ones(4), torch.zeros(4)).item() == 0.0
     assert lsgan_discriminator_loss(torch.zeros(4), torch.ones(4)).item() == pytest.approx(1.0)
+    assert lsgan_fake_loss(torch.tensor([1.0, 3.0])).item() == pytest.approx(0.5 * (1 + 9) / 2)
     inside = torch.full((2, 1, 8, 8), 0.2)
     assert mask_regularisation(inside, 0.1, 0.5, l1_weight=0.0).item() == pytest.approx(0.0)
     assert mask_regularisation(inside, 0.1, 0.5, l1_weight=0.5).item() == pytest.approx(0.1)
@@ -375,3 +377,30 @@ def test_cycle_and_identity_passes_run_only_when_their_terms_count(tmp_path, w_c
     stats = trainer.train_step(trainer._batch())
     assert len(calls) == passes
     assert (stats["g_cycle"] > 0) == (w_cycle > 0) and (stats["g_id"] > 0) == (w_id > 0)
+
+
+def test_mismatched_faces_are_real_faces_of_every_other_emotion_alike():
+    pools = FacePools(toy_faces().split("train"), ("neutral",), torch.device("cpu"))
+    disgust = EMOTIONS.index("disgust")
+    picks = pools.sample_mismatched(torch.full((6000,), disgust), torch.Generator().manual_seed(0))
+    shares = pools.labels[picks].bincount(minlength=len(EMOTIONS)).float() / len(picks)
+    assert shares[disgust] == 0
+    others = torch.cat([shares[:disgust], shares[disgust + 1:]])
+    assert torch.all((others - 1 / 6).abs() < 0.03), shares
+
+
+def test_mismatch_term_shows_the_discriminator_other_emotions_faces_at_the_target_map(tmp_path):
+    trainer = _trainer(tmp_path, steps=1, w_mismatch=1.0)
+    batch = trainer._batch()
+    seen = []
+    trainer.discriminator.register_forward_hook(lambda _m, args, _out: seen.append(args))
+    stats = trainer.train_step(batch)
+    mismatch_calls = [emotion for faces, emotion in seen if torch.equal(faces, batch["mismatch"])]
+    assert len(mismatch_calls) == 1 and torch.equal(mismatch_calls[0], batch["target"])
+    assert 0 <= stats["d_acc_mismatch"] <= 1
+
+
+def test_without_the_mismatch_term_no_extra_faces_are_drawn(tmp_path):
+    plain = _trainer(tmp_path, "plain", steps=1)
+    assert "mismatch" not in plain._batch()
+    assert "d_acc_mismatch" not in plain.train_step(plain._batch())

@@ -12,6 +12,11 @@ def lsgan_discriminator_loss(real_scores: torch.Tensor, fake_scores: torch.Tenso
     return 0.5 * ((real_scores - 1).pow(2).mean() + fake_scores.pow(2).mean())
 
 
+def lsgan_fake_loss(scores: torch.Tensor) -> torch.Tensor:
+    """The discriminator's term for faces it must call fake (half of the fake side above)."""
+    return 0.5 * scores.pow(2).mean()
+
+
 def lsgan_generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
     return (fake_scores - 1).pow(2).mean()
 

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 _PANELS = (  # (title, y-axis label, stats keys)
     ("adversarial", "loss", ("loss_d", "g_adv")),
     ("generator terms", "loss", ("g_fm", "g_expr", "g_cycle", "g_id", "g_mask", "g_change", "g_smooth")),
-    ("discriminator accuracy / expression accuracy", "fraction", ("d_acc_real", "d_acc_fake", "expr_acc", "mask_area")),
+    ("discriminator accuracy / expression accuracy", "fraction", ("d_acc_real", "d_acc_fake", "d_acc_mismatch", "expr_acc", "mask_area")),
 )
 
 

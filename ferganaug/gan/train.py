@@ -34,6 +34,7 @@ from ferganaug.gan.losses import (
     feature_matching_loss,
     gaussian_blur,
     lsgan_discriminator_loss,
+    lsgan_fake_loss,
     lsgan_generator_loss,
     mask_regularisation,
     r1_penalty,
@@ -80,6 +81,10 @@ class GANConfig:
     w_id: float = 0.0
     w_mask: float = 5.0
     w_r1: float = 0.0
+    # Matching-aware discriminator (Reed et al. 2016): real faces of another emotion, judged at
+    # the target's map, count as fake, so each map learns its expression from real faces and
+    # not only from the edits' artefacts. 0: off (and no extra faces drawn).
+    w_mismatch: float = 0.0
     w_change: float = 30.0  # L1 between edit and source: the smallest edit that shows the expression
     # Expression loss stops at this target probability (0: plain CE), or with REAL_CONFIDENCE at the
     # classifier's median confidence in real faces of each target emotion: asking for more than
@@ -124,7 +129,8 @@ class GANConfig:
         for name in ("lr_g", "lr_d"):
             if not 0 < getattr(self, name) < float("inf"):
                 raise ValueError(f"{name} must be a positive finite number, got {getattr(self, name)}")
-        weights = ("w_adv", "w_fm", "w_expr", "w_cycle", "w_id", "w_mask", "w_r1", "w_change", "w_smooth", "expr_blur")
+        weights = ("w_adv", "w_fm", "w_expr", "w_cycle", "w_id", "w_mask", "w_r1", "w_mismatch", "w_change", "w_smooth",
+                   "expr_blur")
         for name in weights:
             if not 0 <= getattr(self, name) < float("inf"):
                 raise ValueError(f"{name} must be a finite number >= 0, got {getattr(self, name)}")
@@ -159,6 +165,11 @@ def update_ema(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> No
         ema_p.lerp_(p, 1 - decay)
     for ema_b, b in zip(ema.buffers(), model.buffers()):
         ema_b.copy_(b)
+
+
+def rejected_share(scores: torch.Tensor) -> float:
+    """The share of faces whose mean patch score the discriminator puts on the fake side."""
+    return float((scores.float().mean(dim=(1, 2)) < 0.5).float().mean())
 
 
 def check_gan_data(train: FaceDataset, config: GANConfig) -> None:
@@ -203,6 +214,20 @@ class FacePools:
             where = emotions == c
             picks[where] = pool[(draws[where] * len(pool)).long().clamp(max=len(pool) - 1)]
         return picks
+
+    def sample_mismatched(self, emotions: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        """One random real face index for each requested emotion, of another emotion than it
+        (uniform over the other emotions the data has)."""
+        present = torch.tensor([c for c, pool in enumerate(self.by_emotion) if len(pool) > 0])
+        draws = torch.rand(len(emotions), generator=g)
+        others = torch.empty_like(emotions)
+        for c in emotions.unique().tolist():
+            choices = present[present != c]
+            if len(choices) == 0:
+                raise ValueError(f"w_mismatch needs real faces of an emotion other than {EMOTIONS[c]}")
+            where = emotions == c
+            others[where] = choices[(draws[where] * len(choices)).long().clamp(max=len(choices) - 1)]
+        return self.sample_reals(others, g)
 
     def faces(self, index: torch.Tensor) -> torch.Tensor:
         return to_model_input(self.images[index.to(self.images.device)])
@@ -290,14 +315,20 @@ class GANTrainer:
         source_index = self.pools.sample_sources(n, g)
         target = self.target_ids[torch.randint(len(self.target_ids), (n,), generator=g)]
         real_index = self.pools.sample_reals(target, g)
-        source_index, target, real_index = (shard_batch(t, self.group) for t in (source_index, target, real_index))
+        drawn = {"source": source_index, "target": target, "real": real_index}
+        if self.config.w_mismatch > 0:  # drawn only when used: runs without it keep their random stream
+            drawn["mismatch"] = self.pools.sample_mismatched(target, g)
+        drawn = {k: shard_batch(t, self.group) for k, t in drawn.items()}
         dev = self.device
-        return {
-            "source": self.path.prepare_input(self.pools.faces(source_index)),
-            "source_emotion": self.pools.labels[source_index.to(dev)],
-            "target": target.to(dev),
-            "real": self.path.prepare_input(self.pools.faces(real_index)),
+        batch = {
+            "source": self.path.prepare_input(self.pools.faces(drawn["source"])),
+            "source_emotion": self.pools.labels[drawn["source"].to(dev)],
+            "target": drawn["target"].to(dev),
+            "real": self.path.prepare_input(self.pools.faces(drawn["real"])),
         }
+        if "mismatch" in drawn:
+            batch["mismatch"] = self.path.prepare_input(self.pools.faces(drawn["mismatch"]))
+        return batch
 
     def _condition(self, batch: dict, which: str) -> torch.Tensor:
         """Label mode: emotion indices. Reference mode: faces showing that expression
@@ -335,6 +366,11 @@ class GANTrainer:
         loss_d = lsgan_discriminator_loss(real_scores.float(), fake_scores.float())
         r1 = r1_penalty(real_scores, real) if c.w_r1 > 0 else torch.zeros((), device=self.device)
         total_d = loss_d + c.w_r1 * r1
+        mismatch_scores = None
+        if c.w_mismatch > 0:
+            with ac:
+                mismatch_scores, _ = d_net(self._d_view(batch["mismatch"]), batch["target"])
+            total_d = total_d + c.w_mismatch * lsgan_fake_loss(mismatch_scores.float())
         self._check_finite("discriminator", total_d)
         self.opt_d.zero_grad(set_to_none=True)
         total_d.backward()
@@ -376,7 +412,10 @@ class GANTrainer:
         self.opt_g.step()
         self._update_ema()
         self.step += 1
-        return self._step_stats(loss_d, r1, total_g, terms, real_scores, fake_scores, logits, mask, batch["target"])
+        stats = self._step_stats(loss_d, r1, total_g, terms, real_scores, fake_scores, logits, mask, batch["target"])
+        if mismatch_scores is not None:
+            stats["d_acc_mismatch"] = rejected_share(mismatch_scores)
+        return stats
 
     def _confidence_for(self, targets: torch.Tensor) -> float | torch.Tensor:
         if isinstance(self.expr_confidence, float):
@@ -389,7 +428,7 @@ class GANTrainer:
             "loss_d": loss_d.item(), "r1": r1.item(), "loss_g": total_g.item(),
             **{f"g_{k}": v.item() for k, v in terms.items()},
             "d_acc_real": float((real_scores.float().mean(dim=(1, 2)) > 0.5).float().mean()),
-            "d_acc_fake": float((fake_scores.float().mean(dim=(1, 2)) < 0.5).float().mean()),
+            "d_acc_fake": rejected_share(fake_scores),
             "expr_acc": float((logits.argmax(1) == target).float().mean()),
             "mask_area": float(mask.float().mean()),
         }
