@@ -144,3 +144,25 @@ def test_compare_studies_refuses_what_cannot_be_paired(tmp_path, change, message
     shutil.rmtree(a / "cells")
     with pytest.raises(compare.DataError, match="no finished cell to read the test items from"):
         compare.read_results(a)
+
+
+def test_discriminator_probe_scores_each_map_by_its_own_emotions_faces(tmp_path, capsys):
+    probe = _load("discriminator_probe")
+    labels = torch.tensor([0, 0, 1, 1, 6, 6])
+    knows = torch.nn.functional.one_hot(labels, 7).float()  # each face scores highest at its own map
+    lines = probe.report(knows, labels)
+    assert [line.split()[0] for line in lines[1:4]] == ["angry", "disgust", "neutral"]  # emotions without faces left out
+    assert all(line.split()[2:] == ["100.0", "100.0"] for line in lines[1:4])
+    assert "own map highest: 100.0%" in lines[-1]
+    assert probe.report(torch.ones(6, 7), labels)[1].split()[2:] == ["50.0", "50.0"]  # knows nothing: ties
+
+    from ferganaug.gan.expression import FrozenExpressionClassifier
+    from ferganaug.gan.train import GANConfig, GANTrainer
+    from toy_data import toy_faces
+    from test_gan import FAST, TinyClassifier
+
+    GANTrainer(GANConfig(**FAST, steps=2), toy_faces().split("train"), FrozenExpressionClassifier(TinyClassifier()),
+               tmp_path / "run", progress=False).fit()
+    probe.main([str(tmp_path / "run"), "--data", "builtin:train=70,val=14,test=35,seed=1"])
+    out = capsys.readouterr().out
+    assert "(step 2), 35 real test faces" in out and "own map highest" in out
