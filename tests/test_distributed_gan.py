@@ -20,10 +20,11 @@ from ferganaug.utils.seeding import make_generator
 
 TINY = "builtin:train=280,val=70,test=140,seed=3"
 # No batch statistics anywhere: G and D have none, and feature matching (group means over a
-# rank's shard) is off, so two half batches are one whole batch. R1 is on: DDP must carry it.
+# rank's shard) is off, so two half batches are one whole batch. R1 and the mismatched faces are
+# on: DDP must carry both.
 TINY_GAN = ("gan.batch_size=8", "gan.g_width=8", "gan.g_res_blocks=1", "gan.d_width=8", "gan.w_fm=0", "gan.w_r1=1",
-            "gan.precision=fp32", "gan.log_every=2", "gan.sample_every=2", "gan.checkpoint_every=2",
-            "classifier.model=basic-cnn", "classifier.epochs=1")
+            "gan.w_mismatch=1", "gan.precision=fp32", "gan.log_every=2", "gan.sample_every=2",
+            "gan.checkpoint_every=2", "classifier.model=basic-cnn", "classifier.epochs=1")
 NETWORKS = ("generator", "discriminator", "ema")
 
 

@@ -146,8 +146,8 @@ def test_compare_studies_refuses_what_cannot_be_paired(tmp_path, change, message
         compare.read_results(a)
 
 
-def test_discriminator_probe_scores_each_map_by_its_own_emotions_faces(tmp_path, capsys):
-    probe = _load("discriminator_probe")
+def test_discriminator_expression_scores_each_map_by_its_own_emotions_faces(tmp_path, capsys):
+    probe = _load("discriminator_expression")
     labels = torch.tensor([0, 0, 1, 1, 6, 6])
     knows = torch.nn.functional.one_hot(labels, 7).float()  # each face scores highest at its own map
     lines = probe.report(knows, labels)

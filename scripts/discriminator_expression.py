@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """What a GAN run's discriminator knows about expression, read off its per-emotion maps.
 
-    python scripts/discriminator_probe.py runs/gan/00000-gan-fer2013 [more runs ...] \
+    python scripts/discriminator_expression.py runs/gan/00000-gan-fer2013 [more runs ...] \
         --data ../shared/data/fer2013/fer2013.csv.gz --split test
 
 The PatchGAN judges a face at the map of one emotion. If that map only learned "real face or
