@@ -79,10 +79,10 @@ def _load_member(checkpoint: str, facts: dict) -> tuple[nn.Module, dict]:
 
 def _sample_writer(folder: RunFolder):
     def write(trainer: GANTrainer) -> None:
-        grid = trainer.sample_grid()
-        save_labelled_grid(grid, folder.samples_dir / f"{trainer.step:06d}.png",
-                           row_labels=[f"source {i + 1}" for i in range(grid.shape[0])], col_labels=list(EMOTIONS),
-                           title=f"EMA generator, step {trainer.step}: each source face (row) edited to each emotion")
+        row_labels, col_labels = trainer.sample_grid_labels()
+        save_labelled_grid(trainer.sample_grid(), folder.samples_dir / f"{trainer.step:06d}.png",
+                           row_labels=row_labels, col_labels=col_labels,
+                           title=f"EMA generator, step {trainer.step}: each source face (row) edited to each target")
     return write
 
 

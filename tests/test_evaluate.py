@@ -150,6 +150,19 @@ def test_sample_grid_carries_the_true_renders_of_the_faces_shown(data, evaluator
     assert (grid.truths.float() - shown[:, None].float()).abs().mean() > 0  # the true change is there to see
 
 
+def test_sample_grid_names_each_source_by_its_emotion(data, evaluator):
+    from ferganaug.evaluate import measure_generator
+
+    sources = ("happy", "neutral")
+    _, grid = measure_generator(_identity, sources, data, evaluator, n_per_emotion=10, two_sample=False)
+    test = data.split("test")
+    shown = grid.images[:, 0]
+    rows = [int(((test.images[:, 0] == face).flatten(1).all(1)).nonzero()[0]) for face in shown]
+    assert grid.row_labels == tuple(f"{i + 1}: {EMOTIONS[int(test.labels[r])]}" for i, r in enumerate(rows))
+    assert {label.split(": ")[1] for label in grid.row_labels} <= set(sources)
+    assert grid.col_labels == ("source", *(e for e in EMOTIONS if e not in sources))
+
+
 def test_floor_is_real_train_vs_real_test(data, evaluator, monkeypatch):
     from ferganaug.evaluate import measure
 

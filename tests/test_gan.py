@@ -404,3 +404,27 @@ def test_without_the_mismatch_term_no_extra_faces_are_drawn(tmp_path):
     plain = _trainer(tmp_path, "plain", steps=1)
     assert "mismatch" not in plain._batch()
     assert "d_acc_mismatch" not in plain.train_step(plain._batch())
+
+
+@pytest.mark.parametrize("sources", [("neutral",), ("angry", "fear", "happy", "sad", "surprise", "neutral")])
+def test_sample_grid_shows_each_source_then_its_edits_to_the_targets_only(tmp_path, sources):
+    trainer = _trainer(tmp_path, source_emotions=sources)
+    grid = trainer.sample_grid()
+    row_labels, col_labels = trainer.sample_grid_labels()
+    shown = trainer.pools.faces(trainer.fixed_sources)
+    assert col_labels == ["source", *trainer.config.target_emotions]
+    assert grid.shape == (len(shown), len(col_labels), 48, 48)
+    assert torch.equal(grid[:, 0], ((shown[:, 0].float() + 1) * 127.5).round().to(torch.uint8))
+    emotions = [EMOTIONS[int(k)] for k in trainer.pools.labels[trainer.fixed_sources]]
+    assert all(e in sources for e in emotions)
+    assert row_labels == [f"{i + 1}: {e}" for i, e in enumerate(emotions)]
+
+
+def test_the_sample_sheet_takes_its_sources_from_every_source_emotion_in_turn():
+    train = toy_faces().split("train")
+    sources = ("happy", "sad", "neutral")
+    pools = FacePools(train, sources, torch.device("cpu"))
+    picked = pools.first_sources(6)
+    assert sorted(EMOTIONS[int(k)] for k in pools.labels[picked]) == sorted(2 * sources)
+    assert torch.equal(FacePools(train, ("neutral",), torch.device("cpu")).first_sources(8),
+                       (train.labels == EMOTIONS.index("neutral")).nonzero().flatten()[:8])

@@ -152,3 +152,21 @@ def test_transfer_writes_a_labelled_grid(tmp_path):
     np.testing.assert_array_equal(_tile(image, layout, 0, 0), _upscaled(load_face_image(photo)[0], layout.scale))
     pixels = np.asarray(image)
     assert pixels[: layout.top, layout.left :].min() < DARK and pixels[layout.top :, : layout.left].min() < DARK
+
+
+def test_a_title_wider_than_the_sheet_wraps_between_words_and_keeps_them_all():
+    from ferganaug.gan.images import _text_size, _wrap
+    from PIL import ImageDraw
+
+    title = "EMA generator, step 250: each source face (row) edited to each target"
+    faces = _faces(2, 2)
+    one_line, one_layout = labelled_grid(_faces(2, 7), _names(2, "row"), _names(7, "col"), title=title)
+    narrow, narrow_layout = labelled_grid(faces, _names(2, "row"), _names(2, "col"), title=title)
+    plain, plain_layout = labelled_grid(faces, _names(2, "row"), _names(2, "col"))
+    draw = ImageDraw.Draw(narrow)
+    lines = _wrap(draw, title, narrow.width - 2 * PAD)
+    assert len(lines) > 1 and " ".join(lines) == title
+    assert all(_text_size(draw, text)[0] <= narrow.width - 2 * PAD for text in lines)
+    band, one_band = narrow_layout.top - plain_layout.top, one_layout.top - plain_layout.top
+    assert band == len(lines) * one_band  # a band per line, each as tall as a one-line title's
+    assert narrow.size == (plain.width, plain.height + band)

@@ -321,7 +321,8 @@ def measure_generator(
     summary = _summary(per_emotion, reference, n_per_emotion, seed)
     summary |= {"n_sources": len(sources), "sources_split": sources_split,
                 "source_emotions": list(source_emotions)}
-    grid = SampleGrid(torch.stack(shown, dim=1), tuple(f"source {i + 1}" for i in range(len(shown[0]))),
+    row_labels = tuple(f"{i + 1}: {EMOTIONS[int(k)]}" for i, k in enumerate(shown_sources.labels))
+    grid = SampleGrid(torch.stack(shown, dim=1), row_labels,
                       ("source", *targets), torch.stack(truths, dim=1) if truths else None)
     return {"kind": "generator", "per_emotion": per_emotion, "summary": summary}, grid
 

@@ -85,6 +85,19 @@ def _fit(draw: ImageDraw.ImageDraw, text: str, width: int) -> str:
     return "..."
 
 
+def _wrap(draw: ImageDraw.ImageDraw, text: str, width: int) -> list[str]:
+    """The text broken between words into lines that fit width (a word wider than that alone is
+    shortened by _fit), so a title over a narrow sheet is read whole."""
+    lines: list[str] = []
+    for word in text.split():
+        joined = f"{lines[-1]} {word}" if lines else word
+        if lines and _text_size(draw, joined)[0] <= width:
+            lines[-1] = joined
+        else:
+            lines.append(_fit(draw, word, width))
+    return lines or [""]
+
+
 def _draw_text(draw: ImageDraw.ImageDraw, text: str, box: tuple[int, int, int, int], align: str = "centre") -> None:
     """Draw text vertically centred in box, horizontally centred or flush right."""
     left, _, right, _ = draw.textbbox((0, 0), text, font=_font())
@@ -122,14 +135,16 @@ def labelled_grid(
     rows = [_fit(measure, str(label), MAX_ROW_LABEL) for label in row_labels]
     line = max(_text_size(measure, text)[1] for text in [*cols, *rows, "Ag"]) + 2 * PAD
     left = max(_text_size(measure, text)[0] for text in rows) + 2 * PAD
-    title_band = line if title else 0
+    width = left + tiles.width
+    title_lines = _wrap(measure, title, width - 2 * PAD) if title else []
+    title_band = line * len(title_lines)
     layout = GridLayout(scale, left, title_band + line, h, w)
 
-    image = Image.new("L", (left + tiles.width, layout.top + tiles.height), 255)
+    image = Image.new("L", (width, layout.top + tiles.height), 255)
     image.paste(tiles, (left, layout.top))
     draw = ImageDraw.Draw(image)
-    if title:
-        _draw_text(draw, _fit(draw, title, image.width - 2 * PAD), (0, 0, image.width, title_band))
+    for i, text in enumerate(title_lines):
+        _draw_text(draw, text, (0, i * line, width, (i + 1) * line))
     for c, text in enumerate(cols):
         x, _ = layout.tile_origin(0, c)
         _draw_text(draw, text, (x, title_band, x + w * scale, layout.top))

@@ -205,6 +205,14 @@ class FacePools:
     def sample_sources(self, n: int, g: torch.Generator) -> torch.Tensor:
         return self.sources[torch.randint(len(self.sources), (n,), generator=g)]
 
+    def first_sources(self, n: int) -> torch.Tensor:
+        """Up to n source indices taken in turn from each source emotion's first faces, so that
+        a sample sheet shows every kind of source."""
+        labels = self.labels[self.sources.to(self.labels.device)].cpu()
+        per_emotion = [self.sources[labels == c] for c in labels.unique().tolist()]
+        taken = [pool[i] for i in range(n) for pool in per_emotion if i < len(pool)]
+        return torch.stack(taken[:n])
+
     def sample_reals(self, emotions: torch.Tensor, g: torch.Generator) -> torch.Tensor:
         """One random real face index for each requested emotion."""
         picks = torch.empty_like(emotions)
@@ -281,7 +289,7 @@ class GANTrainer:
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr_g, betas=config.betas)
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr_d, betas=config.betas)
         self.step = 0
-        self.fixed_sources = self.pools.sources[:8]
+        self.fixed_sources = self.pools.first_sources(8)
         self.expr_confidence = self._expression_confidence(held_out)
 
     def _expression_confidence(self, held_out: FaceDataset | None) -> float | torch.Tensor:
@@ -529,18 +537,26 @@ class GANTrainer:
 
     @torch.no_grad()
     def sample_grid(self, sources: torch.Tensor | None = None) -> torch.Tensor:
-        """EMA edits of the fixed sources to every emotion: uint8 [S, 7, 48, 48]."""
+        """The fixed sources and their EMA edits to each target emotion: uint8 [S, 1 + T, 48, 48],
+        column 0 the source face itself, then config.target_emotions in order."""
         index = self.fixed_sources if sources is None else sources
         faces = self.pools.faces(index)
-        rows = []
-        for e in range(len(EMOTIONS)):
-            target = torch.full((len(faces),), e, device=self.device)
-            cond = target if self.config.condition == "label" else self.pools.faces(self.pools.sample_reals(target.cpu(), make_generator(e)))
+        columns = [faces.float()]
+        for e in self.config.target_emotions:
+            target = torch.full((len(faces),), EMOTION_INDEX[e], device=self.device)
+            cond = target if self.config.condition == "label" else self.pools.faces(
+                self.pools.sample_reals(target.cpu(), make_generator(EMOTION_INDEX[e])))
             with self.path.autocast(self.device):
                 out, _ = self.ema(self.path.prepare_input(faces), cond)
-            rows.append(out.float())
-        grid = torch.stack(rows, dim=1)[:, :, 0]
+            columns.append(out.float())
+        grid = torch.stack(columns, dim=1)[:, :, 0]
         return ((grid.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu()
+
+    def sample_grid_labels(self, sources: torch.Tensor | None = None) -> tuple[list[str], list[str]]:
+        """Row labels (each source's number and emotion) and column labels of sample_grid."""
+        index = self.fixed_sources if sources is None else sources
+        emotions = [EMOTIONS[int(k)] for k in self.pools.labels[index.to(self.pools.labels.device)]]
+        return [f"{i + 1}: {e}" for i, e in enumerate(emotions)], ["source", *self.config.target_emotions]
 
     # -- checkpoints -------------------------------------------------------------------------------
     def generator_artifact(self) -> dict:
