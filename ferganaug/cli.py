@@ -52,13 +52,13 @@ def main(verbose: bool) -> None:
 @click.option("--preset", default=None, metavar="NAME", help="Committed recipe (see `fergan presets`) [default: builtin].")
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False), default=None, metavar="FILE", help="TOML file with [gan] and [classifier] tables, applied on top of the preset.")
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE", help="Override one key, e.g. --set gan.w_expr=10 --set classifier.epochs=20 (a bare key works when one table has it); applied last.")
-@click.option("--steps", type=click.IntRange(min=1), default=None, help="GAN steps [default: the preset's].")
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="GAN steps [default: the preset's]. With --resume: train the run to N steps in all, e.g. longer than it was set to.")
 @click.option("--expr-classifier", "expr_classifiers", type=click.Path(exists=True), multiple=True, metavar="CKPT", help="fer-classify checkpoint for the expression loss (twice or more: an ensemble, their log-probabilities averaged); without it the preset's [classifier] and [ensemble] are trained first.")
 @click.option("--seed", type=int, default=None, help="Seed of the GAN and its loss classifier [default: the preset's, 0].")
 @click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default=None, help="auto measures the candidates and keeps the fastest [default: auto].")
 @click.option("--device", default=None, help="auto, cpu, cuda, cuda:1 ... [default: auto].")
 @click.option("--out", "runs_root", type=click.Path(file_okay=False), default="runs/fergan", help="Folder of run folders.")
-@click.option("--resume", type=click.Path(exists=True, file_okay=False), default=None, metavar="RUN_DIR", help="Continue an interrupted run (everything else comes from its config.json).")
+@click.option("--resume", type=click.Path(exists=True, file_okay=False), default=None, metavar="RUN_DIR", help="Continue an interrupted run (everything but --steps comes from its config.json).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.pass_context
 @user_errors
@@ -70,12 +70,13 @@ def train_command(ctx: click.Context, **o) -> None:
 
     if o["resume"]:
         flags = {param.name: param.opts[0] for param in ctx.command.params}
-        given = [flags[name] for name in ("data", "preset", "config_file", "assignments", "steps", "expr_classifiers",
+        given = [flags[name] for name in ("data", "preset", "config_file", "assignments", "expr_classifiers",
                                           "seed", "precision", "device")
                  if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT]
         if given:
-            raise click.UsageError(f"--resume takes everything from the run's config.json; drop {', '.join(given)}")
-        run_dir = resume_gan(o["resume"], progress=not o["quiet"])
+            raise click.UsageError(f"--resume takes everything but --steps from the run's config.json; "
+                                   f"drop {', '.join(given)}")
+        run_dir = resume_gan(o["resume"], progress=not o["quiet"], steps=o["steps"])
     else:
         choices = {k: o[k] for k in ("steps", "seed", "precision", "device") if o[k] is not None}
         run_config = resolve_run_config(o["preset"] or DEFAULT_PRESET, o["config_file"], choices, o["assignments"])

@@ -7,6 +7,8 @@ classifier trainer, the GAN likewise, and rank 0 alone writes the run folder."""
 from __future__ import annotations
 
 import logging
+import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
@@ -121,8 +123,9 @@ def train_gan(
     return _fit(trainer, folder)
 
 
-def resume_gan(run_dir: str | Path, progress: bool = True) -> Path:
-    """Continue an interrupted `fergan train` run exactly where its last checkpoint left it."""
+def resume_gan(run_dir: str | Path, progress: bool = True, steps: int | None = None) -> Path:
+    """Continue an interrupted `fergan train` run exactly where its last checkpoint left it; with
+    ``steps``, train to that many steps in all, so a finished run can train longer."""
     folder = RunFolder.existing(run_dir, TOOL)
     saved = folder.read_config()
     for key in ("gan", "data", "expression_classifier"):
@@ -139,7 +142,24 @@ def resume_gan(run_dir: str | Path, progress: bool = True) -> Path:
                                   f"(its weights changed since); the run cannot continue against another classifier")
     trainer = GANTrainer(config, data.split("train"), classifier, folder, progress=progress, held_out=data.split("val"))
     restore_on_every_rank(folder, trainer, trainer.group, expected="a fergan train checkpoint")
+    if steps is not None and steps != config.steps:
+        _extend(folder, saved, trainer, steps)
     return _fit(trainer, folder)
+
+
+def _extend(folder: RunFolder, saved: dict, trainer: GANTrainer, steps: int) -> None:
+    """Set the run's length to ``steps`` and record it in config.json before the first new step,
+    so a plain --resume of an interrupted extension trains to the new length too. No setting
+    depends on the length (no step schedule), so the result equals a run started that long."""
+    if steps < trainer.step:
+        raise ConfigError(f"--steps {steps}: {folder.path} has trained {trainer.step} steps already; "
+                          f"give more than {trainer.step} to train it longer")
+    trainer.config = replace(trainer.config, steps=steps)
+    if trainer.group.is_main:
+        saved["gan"]["steps"] = steps
+        saved.setdefault("extended", []).append({"from_step": trainer.step, "to_steps": steps,
+                                                 "date": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+        folder.rewrite_config(saved)
 
 
 def _fit(trainer: GANTrainer, folder: RunFolder) -> Path:

@@ -12,6 +12,7 @@ from ferganaug.cli import main
 from ferganaug.data.errors import DataError
 from ferganaug.data.spec import load_dataset
 from ferganaug.emotions import EMOTIONS
+from ferganaug.engine.checkpoint import load_checkpoint
 from ferganaug.synth import load_generator_file, regenerate
 
 TINY = "builtin:train=280,val=70,test=140,seed=3"
@@ -332,6 +333,26 @@ def test_resume_finds_its_classifier_from_any_folder_and_refuses_a_swapped_one(g
     nudge_first_weight(clf)
     swapped = CliRunner().invoke(main, ["train", "--resume", str(run), "--quiet"])
     assert swapped.exit_code != 0 and "is not the expression classifier this run trained with" in swapped.output
+
+
+def test_resume_with_steps_trains_a_finished_run_longer_and_refuses_fewer(gan_run, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(gan_run, run)
+    before = (run / "config.json").read_bytes()
+    fewer = CliRunner().invoke(main, ["train", "--resume", str(run), "--steps", "2", "--quiet"])
+    assert fewer.exit_code != 0 and "--steps 2" in fewer.output and "trained 4 steps already" in fewer.output
+    assert (run / "config.json").read_bytes() == before  # nothing recorded for a refused extension
+    longer = CliRunner().invoke(main, ["train", "--resume", str(run), "--steps", "6", "--quiet"])
+    assert longer.exit_code == 0, longer.output
+    config = json.loads((run / "config.json").read_text())
+    assert config["gan"]["steps"] == 6 and config["extended"][0]["from_step"] == 4
+    assert config["extended"][0]["to_steps"] == 6
+    assert load_checkpoint(run / "checkpoints" / "last.pt", ("ferganaug.gan-train-state",))["step"] == 6
+    assert sorted(p.name for p in (run / "samples").iterdir()) == ["000002.png", "000004.png", "000006.png"]
+    with_seed = CliRunner().invoke(main, ["train", "--resume", str(run), "--seed", "1"])
+    assert with_seed.exit_code != 0 and "drop --seed" in with_seed.output
 
 
 def test_unreadable_config_json_is_a_message_on_resume_and_beside_a_generator(gan_run, tmp_path):

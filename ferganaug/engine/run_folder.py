@@ -141,6 +141,10 @@ class RunFolder:
         atomic_write_json(self.config_path, config)
         return config
 
+    def rewrite_config(self, config: dict) -> None:
+        """Replace config.json with ``config`` (read by :meth:`read_config` and changed), atomically."""
+        atomic_write_json(self.config_path, config)
+
     def read_config(self) -> dict:
         try:
             return json.loads(self.config_path.read_text())
