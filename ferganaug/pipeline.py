@@ -25,7 +25,9 @@ from ferganaug.engine.distributed import barrier, create_run_folder, join_from_e
 from ferganaug.gan.expression import FrozenExpressionClassifier, LogProbEnsemble, loss_classifier_checkpoints
 from ferganaug.gan.images import save_labelled_grid
 from ferganaug.gan.plots import plot_gan_losses
-from ferganaug.gan.train import GANConfig, GANTrainer, check_gan_data
+from ferganaug.gan.config import GANConfig
+from ferganaug.gan.pools import check_gan_data
+from ferganaug.gan.train import GANTrainer
 from ferganaug.presets import GANRunConfig
 from ferganaug.utils.hardware import resolve_device
 

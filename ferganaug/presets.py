@@ -20,7 +20,7 @@ from typing import Any, Mapping, Sequence
 from classifiers.presets import preset_train_table
 from classifiers.train_config import TrainConfig, resolve_train_config
 from ferganaug.engine.config import ConfigError, apply_assignments, config_from_dict, load_toml
-from ferganaug.gan.train import GANConfig
+from ferganaug.gan.config import GANConfig
 
 PRESETS_DIR = Path(__file__).parent / "configs"
 DEFAULT_PRESET = "builtin"

@@ -37,7 +37,7 @@ from ferganaug.emotions import EMOTION_INDEX, EMOTIONS
 from ferganaug.gan.expression import typical_real_confidence
 from ferganaug.gan.images import png_bytes, save_face_png, save_labelled_grid
 from ferganaug.gan.networks import Generator
-from ferganaug.gan.train import GENERATOR_KIND, load_generator
+from ferganaug.gan.artifact import GENERATOR_KIND, load_generator
 from ferganaug.engine.checkpoint import CheckpointError, load_checkpoint, weights_digest
 from ferganaug.faces.align import align_faces
 from ferganaug.faces.blend import paste_edit

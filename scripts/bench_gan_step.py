@@ -21,7 +21,8 @@ from ferganaug.data.builtin import builtin_dataset
 from ferganaug.emotions import EMOTIONS
 from ferganaug.gan.expression import FrozenExpressionClassifier
 from ferganaug.gan.networks import DECODERS
-from ferganaug.gan.train import GANConfig, GANTrainer
+from ferganaug.gan.config import GANConfig
+from ferganaug.gan.train import GANTrainer
 from ferganaug.utils.hardware import describe_machine
 
 

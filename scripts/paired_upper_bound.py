@@ -41,7 +41,9 @@ from ferganaug.engine import Hook, RunFolder, check_finite, run_loop
 from ferganaug.gan.expression import FrozenExpressionClassifier, typical_real_confidence
 from ferganaug.gan.losses import confident_cross_entropy
 from ferganaug.gan.networks import Generator
-from ferganaug.gan.train import CLASSIFIER_VIEWS, GANConfig, ema_decay_at, generator_artifact, update_ema
+from ferganaug.gan.artifact import generator_artifact
+from ferganaug.gan.config import GANConfig
+from ferganaug.gan.train import CLASSIFIER_VIEWS, ema_decay_at, update_ema
 from ferganaug.utils.files import atomic_torch_save
 from ferganaug.utils.hardware import describe_machine
 from ferganaug.utils.precision import NumericPath

@@ -13,7 +13,8 @@ from distributed_helpers import as_rank, launch
 from ferganaug.data.spec import load_dataset
 from ferganaug.engine.checkpoint import load_checkpoint
 from ferganaug.engine.distributed import barrier
-from ferganaug.gan.train import GAN_STATE_KIND, GENERATOR_KIND, GANTrainer, load_generator
+from ferganaug.gan.artifact import GENERATOR_KIND, load_generator
+from ferganaug.gan.train import GAN_STATE_KIND, GANTrainer
 from ferganaug.pipeline import resume_gan, train_gan
 from ferganaug.presets import resolve_run_config
 from ferganaug.utils.seeding import make_generator

@@ -28,7 +28,7 @@ from ferganaug.evaluate import (
 )
 from ferganaug.gan.images import png_bytes
 from ferganaug.gan.networks import Generator
-from ferganaug.gan.train import GENERATOR_KIND
+from ferganaug.gan.artifact import GENERATOR_KIND
 from ferganaug.measure import frechet_distance, kernel_inception_distance
 from ferganaug.utils.files import atomic_torch_save
 

@@ -16,7 +16,7 @@ from classifiers.registry import create_model
 from ferganaug.cli import main as fergan
 from ferganaug.emotions import EMOTIONS
 from ferganaug.gan.networks import Generator
-from ferganaug.gan.train import generator_artifact
+from ferganaug.gan.artifact import generator_artifact
 from ferganaug.utils.files import atomic_torch_save
 from photos import astronaut, faceless, faces_on_canvas
 

@@ -20,7 +20,10 @@ from ferganaug.gan.losses import (
     total_variation,
 )
 from ferganaug.gan.networks import DECODERS, Generator, PatchDiscriminator, icnr_
-from ferganaug.gan.train import REAL_CONFIDENCE, FacePools, GANConfig, GANTrainer, load_generator
+from ferganaug.gan.artifact import load_generator
+from ferganaug.gan.config import REAL_CONFIDENCE, GANConfig
+from ferganaug.gan.pools import FacePools
+from ferganaug.gan.train import GANTrainer
 from ferganaug.engine import CheckpointError, DivergenceError, restore_training_state
 from ferganaug.engine.checkpoint import load_checkpoint
 from toy_data import toy_faces

@@ -10,7 +10,7 @@ from ferganaug.data.images import load_face_image
 from ferganaug.emotions import EMOTIONS
 from ferganaug.gan.images import MAX_ROW_LABEL, MIN_TILE, PAD, grid_canvas, labelled_grid, save_labelled_grid
 from ferganaug.gan.networks import Generator
-from ferganaug.gan.train import GENERATOR_KIND
+from ferganaug.gan.artifact import GENERATOR_KIND
 from ferganaug.synth import transfer
 from ferganaug.utils.files import atomic_torch_save
 

@@ -4,7 +4,7 @@ fer2013 preset is exactly the FER2013 recipe that was measured (docs/experiments
 import shlex
 
 from classifiers.presets import resolve_preset_config
-from ferganaug.gan.train import GANConfig
+from ferganaug.gan.config import GANConfig
 from ferganaug.presets import resolve_run_config
 
 # The measured FER2013 run: scripts/fer2013_augmentation.sh at commit 797d4b2, whose `fergan train`

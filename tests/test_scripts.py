@@ -157,7 +157,8 @@ def test_discriminator_expression_scores_each_map_by_its_own_emotions_faces(tmp_
     assert probe.report(torch.ones(6, 7), labels)[1].split()[2:] == ["50.0", "50.0"]  # knows nothing: ties
 
     from ferganaug.gan.expression import FrozenExpressionClassifier
-    from ferganaug.gan.train import GANConfig, GANTrainer
+    from ferganaug.gan.config import GANConfig
+    from ferganaug.gan.train import GANTrainer
     from toy_data import toy_faces
     from test_gan import FAST, TinyClassifier
 

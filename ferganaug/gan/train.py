@@ -17,10 +17,9 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Callable
 
 import torch
 import torch.nn as nn
@@ -28,6 +27,8 @@ import torch.nn as nn
 from ferganaug.data.augment import AugmentConfig, augment_batch, to_model_input
 from ferganaug.data.dataset import FaceDataset
 from ferganaug.emotions import EMOTIONS, EMOTION_INDEX
+from ferganaug.gan.artifact import generator_artifact
+from ferganaug.gan.config import REAL_CONFIDENCE, GANConfig
 from ferganaug.gan.expression import FrozenExpressionClassifier, typical_real_confidence
 from ferganaug.gan.losses import (
     confident_cross_entropy,
@@ -41,9 +42,8 @@ from ferganaug.gan.losses import (
     total_variation,
 )
 from ferganaug.gan.networks import Generator, PatchDiscriminator
+from ferganaug.gan.pools import FacePools, check_gan_data
 from ferganaug.engine import Hook, RunFolder, check_finite, run_loop, save_training_state
-from ferganaug.engine.checkpoint import FORMAT_VERSION, CheckpointError
-from ferganaug.engine.config import config_from_dict, config_to_dict
 from ferganaug.engine.distributed import (
     broadcast_object, data_parallel, in_global_batch, join_from_environment, mean_over_ranks, per_rank_batch,
     shard_batch,
@@ -58,100 +58,6 @@ log = logging.getLogger(__name__)
 
 GAN_STATE_KIND = "ferganaug.gan-train-state"
 CLASSIFIER_VIEWS = AugmentConfig(flip=True, translate=0.06, rotation_deg=5.0)
-GENERATOR_KIND = "ferganaug.generator"
-# --expr-confidence real: per target emotion, the confidence the classifier has in a typical real face
-REAL_CONFIDENCE = "real"
-
-
-@dataclass(frozen=True)
-class GANConfig:
-    """The GAN's config. The defaults are the ``builtin`` preset (ferganaug/configs/builtin.toml,
-    measured on the built-in faces); the preset files are where recipes are chosen and pinned."""
-
-    steps: int = 4000
-    batch_size: int = 16
-    lr_g: float = 2e-4
-    lr_d: float = 8e-4  # two time-scale update rule: the discriminator learns faster
-    betas: tuple[float, float] = (0.5, 0.999)
-    w_adv: float = 10.0
-    w_fm: float = 10.0
-    w_expr: float = 5.0
-    # Cycle and identity terms each cost a generator pass: their steps are skipped at weight 0.
-    w_cycle: float = 0.0
-    w_id: float = 0.0
-    w_mask: float = 5.0
-    w_r1: float = 0.0
-    # Matching-aware discriminator (Reed et al. 2016): real faces of another emotion, judged at
-    # the target's map, count as fake, so each map learns its expression from real faces and
-    # not only from the edits' artefacts. 0: off (and no extra faces drawn).
-    w_mismatch: float = 0.0
-    w_change: float = 30.0  # L1 between edit and source: the smallest edit that shows the expression
-    # Expression loss stops at this target probability (0: plain CE), or with REAL_CONFIDENCE at the
-    # classifier's median confidence in real faces of each target emotion: asking for more than
-    # real faces show is paid in caricature.
-    expr_confidence: float | str = REAL_CONFIDENCE
-    # DiffAugment: D judges shifted/rotated/mirrored views of real and fake alike, against
-    # memorising a few hundred real faces of a rare emotion.
-    d_augment: bool = False
-    # Against adversarial textures (stripes a frozen classifier reads as an expression): the
-    # classifier judges a low-passed view, and the change itself must be smooth.
-    expr_blur: float = 0.0  # Gaussian sigma (pixels) of the classifier's view of a fake; 0: off
-    w_smooth: float = 0.0  # total variation of (edit - source)
-    mask_min_area: float = 0.01
-    mask_max_area: float = 0.12  # expressions move brows, lids, nose and mouth: a small part of a face
-    ema_decay: float = 0.999
-    g_width: int = 16  # sized for 2 CPU cores
-    g_res_blocks: int = 3
-    g_decoder: str = "shuffle"  # see networks.DECODERS
-    d_width: int = 32
-    condition: str = "label"
-    colour: str = "residual"
-    source_emotions: tuple[str, ...] = ("neutral",)
-    seed: int = 0
-    precision: str = "auto"
-    device: str = "auto"
-    log_every: int = 25
-    sample_every: int = 200
-    checkpoint_every: int = 200
-
-    def __post_init__(self) -> None:
-        conf = self.expr_confidence
-        if isinstance(conf, str) and conf != REAL_CONFIDENCE:
-            raise ValueError(f"expr_confidence must be a probability in [0, 1) or '{REAL_CONFIDENCE}', got '{conf}'")
-        if not isinstance(conf, str) and not 0 <= conf < 1:
-            raise ValueError(f"expr_confidence must be a probability in [0, 1) or '{REAL_CONFIDENCE}', got {conf}")
-        for name in ("steps", "batch_size", "log_every", "sample_every", "checkpoint_every", "g_width", "d_width",
-                     "g_res_blocks"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.batch_size < 2:
-            raise ValueError(f"batch_size must be at least 2 (BatchNorm), got {self.batch_size}")
-        for name in ("lr_g", "lr_d"):
-            if not 0 < getattr(self, name) < float("inf"):
-                raise ValueError(f"{name} must be a positive finite number, got {getattr(self, name)}")
-        weights = ("w_adv", "w_fm", "w_expr", "w_cycle", "w_id", "w_mask", "w_r1", "w_mismatch", "w_change", "w_smooth",
-                   "expr_blur")
-        for name in weights:
-            if not 0 <= getattr(self, name) < float("inf"):
-                raise ValueError(f"{name} must be a finite number >= 0, got {getattr(self, name)}")
-        if not 0 <= self.ema_decay <= 1:
-            raise ValueError(f"ema_decay must be in [0, 1], got {self.ema_decay}")
-        unknown = [e for e in self.source_emotions if e not in EMOTIONS]
-        if unknown or not self.source_emotions:
-            raise ValueError(f"source_emotions must name emotions of {', '.join(EMOTIONS)}, got {list(self.source_emotions)}")
-
-    @property
-    def target_emotions(self) -> tuple[str, ...]:
-        return tuple(e for e in EMOTIONS if e not in self.source_emotions)
-
-    def to_dict(self) -> dict:
-        return config_to_dict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], where: str = "gan config") -> "GANConfig":
-        return config_from_dict(cls, data, where)
-
-
 def ema_decay_at(step: int, decay: float) -> float:
     """EMA decay with a warm-up, a pure function of the step: early on the average follows
     the generator closely, so a short run's EMA is not dominated by its random start."""
@@ -170,75 +76,6 @@ def update_ema(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> No
 def rejected_share(scores: torch.Tensor) -> float:
     """The share of faces whose mean patch score the discriminator puts on the fake side."""
     return float((scores.float().mean(dim=(1, 2)) < 0.5).float().mean())
-
-
-def check_gan_data(train: FaceDataset, config: GANConfig) -> None:
-    """Fail early, before any classifier is trained, when the data cannot feed the GAN."""
-    present = set(train.labels.unique().tolist())
-    if not any(EMOTION_INDEX[e] in present for e in config.source_emotions):
-        raise ValueError(
-            f"the training data has no {'/'.join(config.source_emotions)} faces to use as sources "
-            "(see --source-emotions)"
-        )
-    if not config.target_emotions:
-        raise ValueError("every emotion is a source emotion, so there is no target to learn")
-    missing = [e for e in config.target_emotions if EMOTION_INDEX[e] not in present]
-    if missing:
-        raise ValueError(f"the training data has no real faces of {', '.join(missing)} to learn from")
-
-
-class FacePools:
-    """Index pools over the training faces: sources, and reals per emotion."""
-
-    def __init__(self, train: FaceDataset, source_emotions: tuple[str, ...], device: torch.device) -> None:
-        self.images = train.images.to(device)
-        self.labels = train.labels.to(device)
-        source_ids = torch.tensor([EMOTION_INDEX[e] for e in source_emotions])
-        self.sources = torch.isin(train.labels, source_ids).nonzero().flatten()
-        if len(self.sources) == 0:
-            raise ValueError(
-                f"the training data has no {'/'.join(source_emotions)} faces to use as sources "
-                "(see --source-emotions)"
-            )
-        self.by_emotion = [(train.labels == c).nonzero().flatten() for c in range(len(EMOTIONS))]
-
-    def sample_sources(self, n: int, g: torch.Generator) -> torch.Tensor:
-        return self.sources[torch.randint(len(self.sources), (n,), generator=g)]
-
-    def first_sources(self, n: int) -> torch.Tensor:
-        """Up to n source indices taken in turn from each source emotion's first faces, so that
-        a sample sheet shows every kind of source."""
-        labels = self.labels[self.sources.to(self.labels.device)].cpu()
-        per_emotion = [self.sources[labels == c] for c in labels.unique().tolist()]
-        taken = [pool[i] for i in range(n) for pool in per_emotion if i < len(pool)]
-        return torch.stack(taken[:n])
-
-    def sample_reals(self, emotions: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-        """One random real face index for each requested emotion."""
-        picks = torch.empty_like(emotions)
-        draws = torch.rand(len(emotions), generator=g)
-        for c in emotions.unique().tolist():
-            pool = self.by_emotion[c]
-            where = emotions == c
-            picks[where] = pool[(draws[where] * len(pool)).long().clamp(max=len(pool) - 1)]
-        return picks
-
-    def sample_mismatched(self, emotions: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-        """One random real face index for each requested emotion, of another emotion than it
-        (uniform over the other emotions the data has)."""
-        present = torch.tensor([c for c, pool in enumerate(self.by_emotion) if len(pool) > 0])
-        draws = torch.rand(len(emotions), generator=g)
-        others = torch.empty_like(emotions)
-        for c in emotions.unique().tolist():
-            choices = present[present != c]
-            if len(choices) == 0:
-                raise ValueError(f"w_mismatch needs real faces of an emotion other than {EMOTIONS[c]}")
-            where = emotions == c
-            others[where] = choices[(draws[where] * len(choices)).long().clamp(max=len(choices) - 1)]
-        return self.sample_reals(others, g)
-
-    def faces(self, index: torch.Tensor) -> torch.Tensor:
-        return to_model_input(self.images[index.to(self.images.device)])
 
 
 class GANTrainer:
@@ -598,30 +435,3 @@ class GANTrainer:
         self.expr_confidence = confidence.to(self.device) if isinstance(confidence, torch.Tensor) else float(confidence)
         for module in (self.generator, self.discriminator, self.ema, self.classifier):
             self.path.prepare_model(module)
-
-
-def generator_artifact(generator: Generator, step: int, source_emotions: tuple[str, ...]) -> dict:
-    """What generator.pt holds: the network and what synthesis needs to know about it."""
-    return {
-        "kind": GENERATOR_KIND,
-        "format_version": FORMAT_VERSION,
-        "generator_config": generator.config,
-        "state_dict": {k: v.detach().cpu() for k, v in generator.state_dict().items()},
-        "class_names": list(EMOTIONS),
-        "step": step,
-        "source_emotions": list(source_emotions),
-    }
-
-
-def load_generator(artifact: dict) -> Generator:
-    config = dict(artifact["generator_config"])
-    # generator.pt files written before 2026-12-03 name the decoder only when it was a choice,
-    # and carry a warp flag that is always off in the ones they kept
-    config.setdefault("decoder", "upsample")
-    if config.pop("warp", False):
-        raise CheckpointError(f"{artifact.get('_path', 'this generator')} moves features with a warp field, which "
-                              "this version no longer supports")
-    config.pop("max_shift", None)
-    generator = Generator(**config)
-    generator.load_state_dict(artifact["state_dict"])
-    return generator.eval().requires_grad_(False)
