@@ -165,7 +165,7 @@ def transfer_command(images, generator, emotion, grid, detector, no_detect, refe
     blend (OUT/<name>_<emotion>.png, the whole photo). Without --emotion, or with --grid: a
     labelled grid of each face beside its edit to every emotion (OUT/<name>_all-emotions.png)."""
     from ferganaug.faces.detect import create_detector
-    from ferganaug.synth import transfer
+    from ferganaug.transfer import transfer
 
     found = None if no_detect else create_detector(detector)
     result = transfer(generator, [Path(p) for p in images], out, emotion,

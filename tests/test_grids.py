@@ -11,7 +11,7 @@ from ferganaug.emotions import EMOTIONS
 from ferganaug.gan.images import MAX_ROW_LABEL, MIN_TILE, PAD, grid_canvas, labelled_grid, save_labelled_grid
 from ferganaug.gan.networks import Generator
 from ferganaug.gan.artifact import GENERATOR_KIND
-from ferganaug.synth import transfer
+from ferganaug.transfer import transfer
 from ferganaug.utils.files import atomic_torch_save
 
 DARK = 100  # text is black on white: a label band with no pixel this dark has nothing written in it
