@@ -215,19 +215,26 @@ def _clean(field: bytes) -> str:
     return field.strip().strip(b'"').strip().decode("utf-8", "replace")
 
 
-def parse_fer2013_bytes(
-    data: bytes,
-    path: str | os.PathLike = "<bytes>",
-    *,
-    require_labels: bool = True,
-    skip_bad: bool = False,
-) -> Fer2013Rows:
-    """Decode FER2013-style CSV text (already gunzipped). See the module docstring."""
-    path = Path(path)
-    skipper = _Skipper(path, skip_bad)
-    if data[:3] == b"\xef\xbb\xbf":
-        data = b"   " + data[3:]  # keep offsets; spaces are stripped from the header names
-    buf = np.frombuffer(data, dtype=np.uint8)
+@dataclass
+class _Fields:
+    """Byte bounds of the well-formed data rows and their comma-separated fields."""
+
+    starts: np.ndarray        # first byte of each row
+    ends: np.ndarray          # one past its last byte (a CR of CRLF excluded)
+    commas: np.ndarray        # [rows, columns - 1] positions of each row's commas
+    line_numbers: np.ndarray  # 1-based line of each row in the file
+    row_index: np.ndarray     # 0-based index among the file's non-blank data rows
+
+    def bounds(self, column: int) -> tuple[np.ndarray, np.ndarray]:
+        """(first byte, one past the last) of ``column`` in every row."""
+        last = self.commas.shape[1]
+        s = self.starts if column == 0 else self.commas[:, column - 1] + 1
+        e = self.ends if column == last else self.commas[:, column]
+        return s, e
+
+
+def _line_bounds(buf: np.ndarray, path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(start, end) of every line; CRLF's CR is not part of a line, a final newline adds none."""
     nl = np.flatnonzero(buf == 10)
     line_start = np.concatenate([[0], nl + 1])
     line_end = np.concatenate([nl, [len(buf)]])
@@ -235,12 +242,13 @@ def parse_fer2013_bytes(
         line_start, line_end = line_start[:-1], line_end[:-1]
     if len(line_start) == 0:
         raise DataError(f"{path}: empty file; expected a header line 'emotion,pixels,Usage'")
-    # strip \r of CRLF files
     cr = (line_end > line_start) & (buf[np.maximum(line_end - 1, 0)] == 13)
-    line_end = line_end - cr
+    return line_start, line_end - cr
 
-    header = data[line_start[0]:line_end[0]].decode("utf-8", "replace")
-    columns = [c.strip().strip('"').strip() for c in header.split(",")]
+
+def _header_columns(header: bytes, path: Path, require_labels: bool) -> list[str]:
+    """The header's column names, checked for the columns the caller needs."""
+    columns = [c.strip().strip('"').strip() for c in header.decode("utf-8", "replace").split(",")]
     lower = [c.lower() for c in columns]
     needed = ["emotion", "pixels"] if require_labels else ["pixels"]
     missing = [c for c in needed if c not in lower]
@@ -255,12 +263,13 @@ def parse_fer2013_bytes(
             f"found columns {found}; expected a FER2013 header 'emotion,pixels,Usage' "
             f"(Usage optional){hint}"
         )
-    ncols = len(columns)
-    col_emotion = lower.index("emotion") if "emotion" in lower else None
-    col_pixels = lower.index("pixels")
-    col_usage = lower.index("usage") if "usage" in lower else None
+    return columns
 
-    # data lines: drop the header and blank lines
+
+def _data_fields(data: bytes, buf: np.ndarray, line_start: np.ndarray, line_end: np.ndarray,
+                 columns: list[str], path: Path, skipper: _Skipper) -> tuple[_Fields, int]:
+    """The data rows (blank lines dropped) that have one field per column, and how many
+    non-blank data rows the file has; a row with another number of fields is reported bad."""
     starts, ends = line_start[1:], line_end[1:]
     numbers = np.arange(2, len(line_start) + 1, dtype=np.int64)
     lens = ends - starts
@@ -268,66 +277,62 @@ def parse_fer2013_bytes(
     for i in np.flatnonzero((lens > 0) & (lens < 16)):
         if not data[int(starts[i]):int(ends[i])].strip():
             blank[i] = True
-    nonblank = ~blank
-    starts, ends, numbers = starts[nonblank], ends[nonblank], numbers[nonblank]
-    row_index = np.arange(len(starts), dtype=np.int64)
-    total_rows = len(starts)
-
+    starts, ends, numbers = starts[~blank], ends[~blank], numbers[~blank]
     if len(starts) == 0:
         raise DataError(f"{path}: no data rows after the header line")
-    # fields from comma positions
+    total_rows = len(starts)
+    ncols = len(columns)
     commas = np.flatnonzero(buf == 44)
     commas = commas[commas >= starts[0]]
-    comma_line = np.searchsorted(starts, commas, side="right") - 1
-    # commas on skipped blank lines cannot occur (blank lines have no commas)
-    per_line = np.bincount(comma_line, minlength=len(starts)) if len(starts) else np.zeros(0, np.int64)
+    comma_line = np.searchsorted(starts, commas, side="right") - 1  # blank lines hold no commas
+    per_line = np.bincount(comma_line, minlength=len(starts))
     ok = per_line == ncols - 1
     for i in np.flatnonzero(~ok):
         skipper.bad(int(numbers[i]), f"found {per_line[i] + 1} comma-separated fields, expected {ncols} "
                                      f"({','.join(columns)})")
     commas = commas[ok[comma_line]].reshape(-1, ncols - 1) if ncols > 1 else np.zeros((int(ok.sum()), 0), np.int64)
-    starts, ends, numbers, row_index = starts[ok], ends[ok], numbers[ok], row_index[ok]
+    row_index = np.arange(total_rows, dtype=np.int64)
+    return _Fields(starts[ok], ends[ok], commas, numbers[ok], row_index[ok]), total_rows
 
-    def field(j: int) -> tuple[np.ndarray, np.ndarray]:
-        s = starts if j == 0 else commas[:, j - 1] + 1
-        e = ends if j == ncols - 1 else commas[:, j]
-        return s, e
 
-    good = np.ones(len(starts), dtype=bool)
-    # labels and usage: short fields, per-row Python
-    labels = None
-    if col_emotion is not None:
-        s, e = field(col_emotion)
-        labels = np.zeros(len(starts), dtype=np.int64)
-        for i, (a, b) in enumerate(zip(s.tolist(), e.tolist())):
-            text = _clean(data[a:b])
-            if text.isdigit() and text.isascii() and int(text) < len(EMOTIONS):
-                labels[i] = int(text)
-                continue
+def _parse_labels(data: bytes, fields: _Fields, column: int, good: np.ndarray, skipper: _Skipper) -> np.ndarray:
+    """Emotion indices; a row whose label is not an integer 0..6 is marked not ``good``."""
+    labels = np.zeros(len(good), dtype=np.int64)
+    for i, (a, b) in enumerate(zip(*(bound.tolist() for bound in fields.bounds(column)))):
+        text = _clean(data[a:b])
+        if text.isdigit() and text.isascii() and int(text) < len(EMOTIONS):
+            labels[i] = int(text)
+            continue
+        good[i] = False
+        if text.lstrip("-").isdigit():
+            why = f"emotion label {text} is out of range"
+        elif text == "":
+            why = "emotion label is empty"
+        else:
+            why = f"emotion label {text!r} is not an integer"
+        skipper.bad(int(fields.line_numbers[i]), f"{why}; expected an integer 0..{len(EMOTIONS) - 1} "
+                                                 f"({', '.join(f'{k} {n}' for k, n in enumerate(EMOTIONS))})")
+    return labels
+
+
+def _parse_usage(data: bytes, fields: _Fields, column: int, good: np.ndarray, skipper: _Skipper) -> list[str]:
+    """Raw Usage values; a row with an unknown one is marked not ``good``."""
+    usage = []
+    for i, (a, b) in enumerate(zip(*(bound.tolist() for bound in fields.bounds(column)))):
+        text = _clean(data[a:b])
+        usage.append(text)
+        if text.lower() not in USAGE_TO_SPLIT and good[i]:
             good[i] = False
-            if text.lstrip("-").isdigit():
-                why = f"emotion label {text} is out of range"
-            elif text == "":
-                why = "emotion label is empty"
-            else:
-                why = f"emotion label {text!r} is not an integer"
-            skipper.bad(int(numbers[i]), f"{why}; expected an integer 0..{len(EMOTIONS) - 1} "
-                                         f"({', '.join(f'{k} {n}' for k, n in enumerate(EMOTIONS))})")
-    usage = None
-    if col_usage is not None:
-        s, e = field(col_usage)
-        usage = [""] * len(starts)
-        for i, (a, b) in enumerate(zip(s.tolist(), e.tolist())):
-            text = _clean(data[a:b])
-            usage[i] = text
-            if text.lower() not in USAGE_TO_SPLIT and good[i]:
-                good[i] = False
-                skipper.bad(int(numbers[i]), f"unknown Usage value {text!r}; expected Training, "
-                                             f"PublicTest or PrivateTest")
+            skipper.bad(int(fields.line_numbers[i]), f"unknown Usage value {text!r}; expected Training, "
+                                                     f"PublicTest or PrivateTest")
+    return usage
 
-    # pixels: vectorised, a chunk of rows at a time
-    ps, pe = field(col_pixels)
-    ps, pe = ps.copy(), pe.copy()
+
+def _parse_pixels(data: bytes, buf: np.ndarray, fields: _Fields, column: int, good: np.ndarray,
+                  skipper: _Skipper) -> np.ndarray:
+    """uint8 [rows, 2304], vectorised a chunk of rows at a time; a row whose pixels do not parse
+    is marked not ``good`` (and reported, unless its label or Usage already was)."""
+    ps, pe = (bound.copy() for bound in fields.bounds(column))
     last = len(buf) - 1
     for _ in range(64):  # trim spaces around the field (usually none; a few at most)
         lead = (pe > ps) & (buf[np.minimum(ps, last)] == 32)
@@ -335,28 +340,51 @@ def parse_fer2013_bytes(
         if not (lead.any() or trail.any()):
             break
         ps, pe = ps + lead, pe - trail
-    q = (pe - ps >= 2) & (buf[np.minimum(ps, len(buf) - 1)] == 34) & (buf[np.maximum(pe - 1, 0)] == 34)
-    ps, pe = ps + q, pe - q
+    quoted = (pe - ps >= 2) & (buf[np.minimum(ps, last)] == 34) & (buf[np.maximum(pe - 1, 0)] == 34)
+    ps, pe = ps + quoted, pe - quoted
     images = np.empty((len(ps), NUM_PIXELS), dtype=np.uint8)
-    pix_good = np.ones(len(ps), dtype=bool)
+    pixels_good = np.ones(len(ps), dtype=bool)
     for r0 in range(0, len(ps), _CHUNK_ROWS):
         r1 = min(r0 + _CHUNK_ROWS, len(ps))
         values, ok_rows = _parse_pixel_chunk(buf, ps[r0:r1], pe[r0:r1])
         images[r0:r1][ok_rows] = values
-        pix_good[r0:r1] = ok_rows
-    for i in np.flatnonzero(~pix_good):
+        pixels_good[r0:r1] = ok_rows
+    for i in np.flatnonzero(~pixels_good):
         if not good[i]:
             continue  # already reported for its label/usage
         good[i] = False
         field_bytes = data[int(ps[i]):int(pe[i])]
-        skipper.bad(int(numbers[i]),
+        skipper.bad(int(fields.line_numbers[i]),
                     lambda f=field_bytes: _diagnose_pixels(f) or "unparseable pixels field")
+    return images
+
+
+def parse_fer2013_bytes(
+    data: bytes,
+    path: str | os.PathLike = "<bytes>",
+    *,
+    require_labels: bool = True,
+    skip_bad: bool = False,
+) -> Fer2013Rows:
+    """Decode FER2013-style CSV text (already gunzipped). See the module docstring."""
+    path = Path(path)
+    skipper = _Skipper(path, skip_bad)
+    if data[:3] == b"\xef\xbb\xbf":
+        data = b"   " + data[3:]  # keep offsets; spaces are stripped from the header names
+    buf = np.frombuffer(data, dtype=np.uint8)
+    line_start, line_end = _line_bounds(buf, path)
+    columns = _header_columns(data[line_start[0]:line_end[0]], path, require_labels)
+    lower = [c.lower() for c in columns]
+    fields, total_rows = _data_fields(data, buf, line_start, line_end, columns, path, skipper)
+    good = np.ones(len(fields.starts), dtype=bool)
+    labels = _parse_labels(data, fields, lower.index("emotion"), good, skipper) if "emotion" in lower else None
+    usage = _parse_usage(data, fields, lower.index("usage"), good, skipper) if "usage" in lower else None
+    images = _parse_pixels(data, buf, fields, lower.index("pixels"), good, skipper)
 
     skipped, examples = skipper.finish()
+    numbers, row_index = fields.line_numbers, fields.row_index
     if not good.all():
-        images = images[good]
-        numbers = numbers[good]
-        row_index = row_index[good]
+        images, numbers, row_index = images[good], numbers[good], row_index[good]
         if labels is not None:
             labels = labels[good]
         if usage is not None:
