@@ -134,9 +134,16 @@ def _reused_line(reused: dict[str, str]) -> list[str]:
 
 def format_markdown(results: dict, study: dict) -> str:
     """report.md: verdicts first, then the tables they rest on, then how the numbers were made."""
+    lines = _header_section(results, study) + _verdict_section(results) + _synthetic_added_section(results)
+    lines += _shift_section(results)
+    lines += _ranking_section(results)
+    lines += _per_class_sections(results) + _delta_sections(results) + _method_section(results)
+    return "\n".join(lines)
+
+
+def _header_section(results: dict, study: dict) -> list[str]:
     s = results["study"]
-    conf = f"{results['confidence']:.0%}"
-    lines = [
+    return [
         f"# Augmentation study: {s['model']} on {s['data']}",
         "",
         f"- command: `{shlex.join(study.get('command') or study['argv'])}`",
@@ -150,11 +157,16 @@ def format_markdown(results: dict, study: dict) -> str:
         *_reused_line(results["cells"].get("reused_from") or {}),
         (f"- wall time: {_duration(results['time']['study_wall_seconds'])} over {results['time']['invocations']} "
         f"run(s); training time summed over cells {_duration(results['time']['train_seconds'])}"),
+    ]
+
+
+def _verdict_section(results: dict) -> list[str]:
+    lines = [
         "",
         "## Verdicts",
         "",
-        (f"Deltas are in percentage points, paired seed by seed, with the {conf} t-interval of the mean delta; "
-        "helped/hurt means the whole interval lies above/below zero."),
+        (f"Deltas are in percentage points, paired seed by seed, with the {results['confidence']:.0%} t-interval of "
+        "the mean delta; helped/hurt means the whole interval lies above/below zero."),
         "",
     ]
     lines += [f"- {v['text']}" for v in results["verdicts"]] or ["- (nothing to compare yet)"]
@@ -163,20 +175,29 @@ def format_markdown(results: dict, study: dict) -> str:
     if results["verdicts_per_metric"]:
         lines += ["", "Against the best condition without synthetic faces, metric by metric:", ""]
         lines += [f"- {v['text']}" for v in results["verdicts_per_metric"]]
-    if results["synthetic_plan"]:
-        lines += ["", "## Synthetic faces added", ""]
-        rows = []
-        for condition, summary in results["conditions"].items():
-            if summary["synthetic_added"] is None or condition.endswith(SUFFIX):
-                continue
-            plan = results["synthetic_plan"].get(condition.split("@")[1], {})
-            for e, added in summary["synthetic_added"].items():
-                rows.append([condition, e, str(plan.get("wanted", {}).get(e, "-")),
-                             str(plan.get("planned", {}).get(e, "-")), ", ".join(map(str, added))])
-        lines += _table(["condition", "emotion", "wanted", "planned (≤ in folder)", "added per seed"], rows)
-    lines += _shift_section(results)
-    lines += _ranking_section(results)
-    lines += ["", "## Overall (test split)", ""]
+    return lines
+
+
+def _synthetic_added_section(results: dict) -> list[str]:
+    """How many synthetic faces each synthetic condition asked for, planned and added per seed."""
+    if not results["synthetic_plan"]:
+        return []
+    rows = []
+    for condition, summary in results["conditions"].items():
+        if summary["synthetic_added"] is None or condition.endswith(SUFFIX):
+            continue
+        plan = results["synthetic_plan"].get(condition.split("@")[1], {})
+        for e, added in summary["synthetic_added"].items():
+            rows.append([condition, e, str(plan.get("wanted", {}).get(e, "-")),
+                         str(plan.get("planned", {}).get(e, "-")), ", ".join(map(str, added))])
+    return ["", "## Synthetic faces added", ""] + _table(
+        ["condition", "emotion", "wanted", "planned (≤ in folder)", "added per seed"], rows)
+
+
+def _per_class_sections(results: dict) -> list[str]:
+    """Overall scores, then per-class tables of the test split and of its leak-free view."""
+    conf = f"{results['confidence']:.0%}"
+    lines = ["", "## Overall (test split)", ""]
     rows = [[c, _with_ci(v["views"]["test"]["macro_f1"]), _with_ci(v["views"]["test"]["accuracy"]),
              _with_ci(v["views"]["leak_free"]["macro_f1"]), _with_ci(v["views"]["leak_free"]["accuracy"]),
              str(len(v["seeds"]))] for c, v in results["conditions"].items()]
@@ -188,10 +209,16 @@ def format_markdown(results: dict, study: dict) -> str:
             lines += ["", f"## Per-class {metric}, {title} (n={n}): mean ± std [{conf} CI over seeds], %", ""]
             lines += _class_table(results, view, metric)
         lines += ["", f"Bootstrap {conf} interval over test items of the seed-mean recall, {title}, %:", ""]
-        names = s["class_names"]
+        names = results["study"]["class_names"]
         rows = [[c] + [_boot(v["views"][view]["per_class"][x]) for x in names] for c, v in results["conditions"].items()]
         lines += _table(["condition"] + names, rows)
-    lines += ["", "## Deltas vs baseline (points, paired by seed)", ""]
+    return lines
+
+
+def _delta_sections(results: dict) -> list[str]:
+    """Paired deltas against baseline and the best rebalancing, by seed and by test item."""
+    best = results["best_rebalancing"]
+    lines = ["", "## Deltas vs baseline (points, paired by seed)", ""]
     lines += _delta_table(results, "vs_baseline") if results["deltas"]["vs_baseline"]["reference"] else [
         "baseline was not run."]
     lines += ["", f"## Deltas vs the best rebalancing condition ({best['condition'] or 'none run'})", ""]
@@ -203,8 +230,14 @@ def format_markdown(results: dict, study: dict) -> str:
         for condition, r in boot[key]["conditions"].items():
             ci = f"[{_signed(r['ci_low'])}, {_signed(r['ci_high'])}]" if r["ci_low"] is not None else "-"
             rows.append([condition, boot[key]["reference"], _signed(r["delta"]), ci, r["verdict"]])
+    conf = f"{results['confidence']:.0%}"
     lines += _table(["condition", "against", "delta (points)", f"{conf} CI", "verdict"], rows) if rows else ["-"]
-    lines += [
+    return lines
+
+
+def _method_section(results: dict) -> list[str]:
+    conf = f"{results['confidence']:.0%}"
+    return [
         "", "## How the numbers were made", "",
         ("- Every condition trains the same recipe with the same seeds; only class weights (inverse frequency), "
         "the class-balanced sampler, the logit adjustment (logit-adjust: cross-entropy on logits + log(class prior) "
@@ -214,7 +247,7 @@ def format_markdown(results: dict, study: dict) -> str:
         ("- Best rebalancing: of class-weights, oversample and logit-adjust (those run), the one with the highest "
         "mean test macro-F1; every delta against it is paired seed by seed. Metric by metric, the best condition "
         "without synthetic faces is the one with the highest mean of that metric."),
-        *_shift_method(s),
+        *_shift_method(results["study"]),
         ("- A delta within noise says how many paired seeds would separate a change of its size if its mean and "
         "seed-to-seed spread held: the fewest n with t(n-1) x std / sqrt(n) below the mean delta."),
         "- Leak-free view: the test split without faces that are pixel copies of training faces.",
@@ -227,7 +260,6 @@ def format_markdown(results: dict, study: dict) -> str:
         "Figures: " + (", ".join(f"`{f}`" for f in results["figures"]) or "none"),
         "",
     ]
-    return "\n".join(lines)
 
 
 def _share_line(s: dict) -> list[str]:
