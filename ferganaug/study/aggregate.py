@@ -250,48 +250,12 @@ def aggregate(study: dict, cells: list[dict], n_boot: int = 1000) -> dict:
     stacks: dict[str, _Condition] = {}
     paired_inputs: dict[str, dict] = {}
     for name in [n for n in order if n in by_condition]:
-        cond = stacks[name] = _Condition(name, by_condition[name])
-        views, per_seed_views = {}, {}
-        for view in VIEWS:
-            views[view], per_seed_views[view] = _summarise_view(cond, view, names, n_boot)
-        test, clean = per_seed_views["test"], per_seed_views["leak_free"]
-        summaries[name] = {
-            "seeds": cond.seeds,
-            "views": views,
-            "confusion_sum": np.sum([s["confusion"] for s in test], axis=0).tolist(),
-            "synthetic_added": {e: [c["synthetic_added"].get(e, 0) for c in cond.cells] for e in emotions}
-            if is_synthetic(name) else None,
-            "train_seconds": [c["train_seconds"] for c in cond.cells],
-            "shift": {e: [c["shift"][e] for c in cond.cells] for e in emotions} if "shift" in cond.cells[0] else None,
-        }
-        paired_inputs[name] = {"seeds": cond.seeds, "values": {
-            "accuracy": [s["accuracy"] for s in test], "macro_f1": [s["macro_f1"] for s in test],
-            "leak_free_accuracy": [s["accuracy"] for s in clean], "leak_free_macro_f1": [s["macro_f1"] for s in clean],
-            **{f"{kind}/{n}": [s["per_class"][n][kind] if s["per_class"][n]["support"] else None for s in test]
-               for kind in ("recall", "f1") for n in names},
-        }}
+        stacks[name] = _Condition(name, by_condition[name])
+        summaries[name], paired_inputs[name] = _summarise_condition(stacks[name], names, emotions, n_boot)
     best = _best_rebalancing(summaries)
     references = {"vs_baseline": BASELINE if BASELINE in summaries else None, "vs_best_rebalancing": best["condition"]}
-    deltas, item_boot = {}, {}
     main = emotions[0]
-    metric = seed_mean_recall(names.index(main))
-    for key, ref in references.items():
-        deltas[key] = {"reference": ref, "conditions": {}}
-        item_boot[key] = {"reference": ref, "conditions": {}}
-        if ref is None:
-            continue
-        for name in summaries:
-            if name in (ref, BASELINE):
-                continue
-            deltas[key]["conditions"][name] = _paired(paired_inputs[name], paired_inputs[ref], names)
-            a, b = stacks[name], stacks[ref]
-            seeds = [s for s in a.seeds if s in b.seeds]
-            if seeds:
-                pa = a.predictions[:, [a.seeds.index(s) for s in seeds]]
-                pb = b.predictions[:, [b.seeds.index(s) for s in seeds]]
-                result = paired_bootstrap_delta(a.targets, pa, pb, metric, n_boot=n_boot, seed=0, confidence=CONFIDENCE)
-                item_boot[key]["conditions"][name] = result | {"mean_delta": _clean(result["mean_delta"]),
-                                                               "seeds": seeds}
+    deltas, item_boot = _paired_deltas(references, stacks, paired_inputs, names, main, n_boot)
     deltas["vs_best_per_metric"] = _vs_best_per_metric(paired_inputs, _best_per_metric(summaries, emotions))
     return {
         "study": {
@@ -317,6 +281,57 @@ def aggregate(study: dict, cells: list[dict], n_boot: int = 1000) -> dict:
             "cell_wall_seconds": float(sum(c["wall_seconds"] for c in cells)),
         },
     }
+
+
+def _summarise_condition(cond: _Condition, names: tuple[str, ...], emotions: list[str],
+                         n_boot: int) -> tuple[dict, dict]:
+    """(the condition's summary for results.json, its per-seed scores for pairing)."""
+    views, per_seed_views = {}, {}
+    for view in VIEWS:
+        views[view], per_seed_views[view] = _summarise_view(cond, view, names, n_boot)
+    test, clean = per_seed_views["test"], per_seed_views["leak_free"]
+    summary = {
+        "seeds": cond.seeds,
+        "views": views,
+        "confusion_sum": np.sum([s["confusion"] for s in test], axis=0).tolist(),
+        "synthetic_added": {e: [c["synthetic_added"].get(e, 0) for c in cond.cells] for e in emotions}
+        if is_synthetic(cond.name) else None,
+        "train_seconds": [c["train_seconds"] for c in cond.cells],
+        "shift": {e: [c["shift"][e] for c in cond.cells] for e in emotions} if "shift" in cond.cells[0] else None,
+    }
+    paired = {"seeds": cond.seeds, "values": {
+        "accuracy": [s["accuracy"] for s in test], "macro_f1": [s["macro_f1"] for s in test],
+        "leak_free_accuracy": [s["accuracy"] for s in clean], "leak_free_macro_f1": [s["macro_f1"] for s in clean],
+        **{f"{kind}/{n}": [s["per_class"][n][kind] if s["per_class"][n]["support"] else None for s in test]
+           for kind in ("recall", "f1") for n in names},
+    }}
+    return summary, paired
+
+
+def _paired_deltas(references: dict[str, str | None], stacks: dict[str, _Condition], paired_inputs: dict[str, dict],
+                   names: tuple[str, ...], main: str, n_boot: int) -> tuple[dict, dict]:
+    """Every condition against each reference: paired by seed (deltas) and by test item (the
+    bootstrap of ``main``'s seed-mean recall)."""
+    deltas, item_boot = {}, {}
+    metric = seed_mean_recall(names.index(main))
+    for key, ref in references.items():
+        deltas[key] = {"reference": ref, "conditions": {}}
+        item_boot[key] = {"reference": ref, "conditions": {}}
+        if ref is None:
+            continue
+        for name in stacks:
+            if name in (ref, BASELINE):
+                continue
+            deltas[key]["conditions"][name] = _paired(paired_inputs[name], paired_inputs[ref], names)
+            a, b = stacks[name], stacks[ref]
+            seeds = [s for s in a.seeds if s in b.seeds]
+            if seeds:
+                pa = a.predictions[:, [a.seeds.index(s) for s in seeds]]
+                pb = b.predictions[:, [b.seeds.index(s) for s in seeds]]
+                result = paired_bootstrap_delta(a.targets, pa, pb, metric, n_boot=n_boot, seed=0, confidence=CONFIDENCE)
+                item_boot[key]["conditions"][name] = result | {"mean_delta": _clean(result["mean_delta"]),
+                                                               "seeds": seeds}
+    return deltas, item_boot
 
 
 def _synthetic_share(study: dict) -> float | None:
