@@ -29,6 +29,12 @@ def format_generator_report(report: dict) -> str:
     """A table with one row per target emotion, the reasons for any missing distance, and
     summary lines (works for generator and synthetic-folder reports)."""
     rows = report["per_emotion"]
+    lines = _table_lines(rows) + _missing_lines(rows) + _read_as_lines(rows) + _summary_lines(report)
+    return "\n".join(lines)
+
+
+def _table_lines(rows: dict[str, dict]) -> list[str]:
+    """One row per target emotion; optional columns only when some row has their measure."""
     columns = [
         ("target", 9, lambda e, r: e),
         ("n", 6, lambda e, r: str(r["n"])),
@@ -55,6 +61,11 @@ def format_generator_report(report: dict) -> str:
     for emotion, r in rows.items():
         lines.append(" ".join(f"{f(emotion, r):<{w}}" if i == 0 else f"{f(emotion, r):>{w}}"
                               for i, (_, w, f) in enumerate(columns)))
+    return lines
+
+
+def _missing_lines(rows: dict[str, dict]) -> list[str]:
+    """Why a distance or the two-sample test is missing, with the emotions it is missing for."""
     missing: dict[str, list[str]] = {}
     for metric in ("kid", "fid"):
         for key, what in (("reason", ""), ("floor_reason", " floor")):
@@ -64,21 +75,29 @@ def format_generator_report(report: dict) -> str:
     for emotion, r in rows.items():
         if r.get("two_sample", {}).get("reason"):
             missing.setdefault(f"two-sample test ({r['two_sample']['reason']})", []).append(emotion)
-    for why, emotions in missing.items():
-        lines.append(f"- {why}: {', '.join(emotions)}")
+    return [f"- {why}: {', '.join(emotions)}" for why, emotions in missing.items()]
+
+
+def _read_as_lines(rows: dict[str, dict]) -> list[str]:
+    """What each target's faces are read as: the evaluator's three most frequent answers."""
+    lines = []
     for emotion, r in rows.items():
         if r.get("read_as"):
             top = sorted(r["read_as"].items(), key=lambda item: -item[1])[:3]
             lines.append(f"{emotion} faces read as: " + ", ".join(f"{name} {_pct(p)}" for name, p in top if p > 0))
-    s = report["summary"]
+    return lines
+
+
+def _summary_lines(report: dict) -> list[str]:
+    rows, s = report["per_emotion"], report["summary"]
     ev = s["evaluator"]
     if report.get("kind") == "synthetic":
         what = f"{sum(r['n'] for r in rows.values())} of {s['n_synthetic']} synthetic faces"
     else:
         what = f"edits of {s['n_sources']} {s['sources_split']} sources"
-    lines.append(f"mean target hit rate {_pct(s['mean_hit_rate'])} over {what} (evaluator {ev['model']}, "
-                 f"real test accuracy {_pct(ev['real_test_accuracy'])}, mean real recall "
-                 f"{_pct(s['mean_evaluator_recall_on_real'])})")
+    lines = [f"mean target hit rate {_pct(s['mean_hit_rate'])} over {what} (evaluator {ev['model']}, "
+             f"real test accuracy {_pct(ev['real_test_accuracy'])}, mean real recall "
+             f"{_pct(s['mean_evaluator_recall_on_real'])})"]
     if s.get("mean_kid") is not None:
         lines.append(f"mean KID {s['mean_kid']:.3g} vs {s['mean_kid_floor']:.3g} for real train vs test "
                      f"({s['n_emotions_with_kid']} emotions; {s['feature_space']})")
@@ -101,7 +120,7 @@ def format_generator_report(report: dict) -> str:
                      f"{_pct(s['mean_truth_hit_rate'])} with this evaluator (a perfectly faithful generator's score)")
     if s.get("note"):
         lines.append(f"note: {s['note']}")
-    return "\n".join(lines)
+    return lines
 
 
 def write_metrics(report: dict, out_dir: str | Path, grid=None) -> tuple[Path, Path]:
