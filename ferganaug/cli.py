@@ -265,14 +265,14 @@ def _shard(ctx, param, value):
 def _study_model(ctx, param, value):
     from classifiers.registry import list_models
 
-    if value not in list_models():
+    if value is not None and value not in list_models():
         raise click.BadParameter(f"unknown model '{value}'; expected one of {', '.join(list_models())}")
     return value
 
 
 # Options that define a study; with --resume or --report-only they come from study.json instead
 # (but --resume takes --seeds and --seed-list as seeds to add).
-_STUDY_SETTINGS = ("data", "conditions", "synthetic", "emotions", "amounts", "seeds", "seed_list", "model", "epochs",
+_STUDY_SETTINGS = ("data", "conditions", "synthetic", "emotions", "amounts", "seeds", "seed_list", "model", "preset", "epochs",
                    "batch_size", "augment", "scheduler", "precision", "device", "out", "cache_dir", "synthetic_share",
                    "real_finish_epochs", "synthetic_weight", "shift")
 
@@ -288,11 +288,12 @@ _STUDY_SETTINGS = ("data", "conditions", "synthetic", "emotions", "amounts", "se
 @click.option("--synthetic-weight", type=click.FloatRange(min=0), default=1.0, metavar="W", help="Synthetic conditions: each synthetic face's loss term weighs W, a real face's 1 (fer-classify --augment-weight).")
 @click.option("--seeds", type=click.IntRange(min=1), default=None, metavar="N", show_default="3", help="Train every condition with seeds 0..N-1 (the same seeds for all: paired). With --resume: grow the study to N seeds.")
 @click.option("--seed-list", default=None, callback=_seed_list, metavar="LIST", help="Explicit seeds instead of --seeds, e.g. 3,5,7. With --resume: seeds to add.")
-@click.option("--model", default="deep-cnn", callback=_study_model, help="Registered classifier design (fer-classify models); its recipe gives optimiser and learning rate.")
-@click.option("--epochs", type=click.IntRange(min=1), default=10)
-@click.option("--batch-size", type=click.IntRange(min=1), default=64)
-@click.option("--augment", type=click.Choice(["none", "light", "standard", "strong"]), default="standard", help="Augmentation preset.")
-@click.option("--scheduler", type=click.Choice(["none", "plateau", "onecycle", "cosine"]), default="cosine")
+@click.option("--model", default=None, callback=_study_model, show_default="deep-cnn, or the preset's", help="Registered classifier design (fer-classify models); its recipe gives optimiser and learning rate.")
+@click.option("--preset", default=None, metavar="NAME", help="Classifier preset (fer-classify presets) whose design and recipe every cell trains, e.g. fer2013-cpu; the options --model to --scheduler given here go on top.")
+@click.option("--epochs", type=click.IntRange(min=1), default=None, show_default="10, or the preset's")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None, show_default="64, or the preset's")
+@click.option("--augment", type=click.Choice(["none", "light", "standard", "strong"]), default=None, show_default="standard, or the preset's", help="Augmentation preset.")
+@click.option("--scheduler", type=click.Choice(["none", "plateau", "onecycle", "cosine"]), default=None, show_default="cosine, or the preset's")
 @click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto")
 @click.option("--device", default="auto")
 @click.option("--workers", "--jobs", "jobs", type=click.IntRange(min=1), default=1, help="Cells trained at once on this machine, in separate processes sharing the cores (cores / W threads each).")
@@ -316,6 +317,7 @@ def study_command(ctx, **o) -> None:
     on the validation split (--shift). Writes STUDY/study.json, cells/, results.json, report.md
     and PNGs."""
     from ferganaug.study import StudyConfig, add_seeds, create_study, format_summary, load_study, run_study, write_report
+    from ferganaug.study.config import BUDGET_FIELDS, study_budget
 
     if o["resume"] and o["report_only"]:
         raise click.UsageError("give --resume or --report-only, not both")
@@ -346,9 +348,8 @@ def study_command(ctx, **o) -> None:
         else:
             config = StudyConfig(
                 data=o["data"], conditions=o["conditions"], synthetic=o["synthetic"], emotions=tuple(o["emotions"]),
-                amounts=tuple(a.label for a in o["amounts"]),
-                seeds=o["seed_list"] or tuple(range(o["seeds"] or 3)), model=o["model"], epochs=o["epochs"],
-                batch_size=o["batch_size"], augment=o["augment"], scheduler=o["scheduler"],
+                amounts=tuple(a.label for a in o["amounts"]), seeds=o["seed_list"] or tuple(range(o["seeds"] or 3)),
+                preset=o["preset"], **study_budget(o["preset"], {name: o[name] for name in BUDGET_FIELDS}),
                 precision=o["precision"], device=o["device"], n_boot=o["bootstrap"] or 1000, cache_dir=o["cache_dir"],
                 synthetic_share=o["synthetic_share"], real_finish_epochs=o["real_finish_epochs"],
                 synthetic_weight=o["synthetic_weight"], shift=o["shift"],

@@ -562,6 +562,47 @@ def test_the_real_finish_and_the_synthetic_weight_reach_the_synthetic_cells_only
                     conditions=("oversample", "synthetic"))
 
 
+def test_a_preset_study_trains_the_presets_recipe_under_the_budget_given(tmp_path):
+    from classifiers.presets import preset_train_table
+
+    preset = preset_train_table("fer2013-cpu")
+    config = StudyConfig(data=TINY, conditions=("baseline", "oversample"), preset="fer2013-cpu", model=preset["model"],
+                         epochs=2, scheduler="cosine")
+    train = config.cell_train_config(Cell("oversample", 1))
+    # the preset's recipe, the study's budget and the cell's own choices on top
+    for key in ("optimizer", "lr", "momentum", "nesterov", "weight_decay", "label_smoothing", "test_tta"):
+        assert getattr(train, key) == preset[key], key
+    assert (train.model, train.epochs, train.scheduler, train.seed, train.balanced_sampler) == (
+        preset["model"], 2, "cosine", 1, True)
+    assert train.early_stopping is None
+    plain = StudyConfig(data=TINY, conditions=("baseline",), model=preset["model"], epochs=2).train_config()
+    assert plain.test_tta == "none" and plain.epochs == 2
+    command = config.command()
+    assert command[command.index("--preset") + 1] == "fer2013-cpu"
+    assert StudyConfig.from_dict(config.to_dict()) == config
+    study_dir = create_study(config, tmp_path)
+    assert load_study(study_dir)["config"]["preset"] == "fer2013-cpu"
+
+
+def test_the_study_budget_takes_the_options_given_then_the_preset_then_the_defaults():
+    from classifiers.presets import preset_train_table
+    from ferganaug.study.config import study_budget
+
+    preset = preset_train_table("fer2013-cpu")
+    assert study_budget("fer2013-cpu", {"epochs": 3, "model": None}) == {
+        "model": preset["model"], "epochs": 3, "batch_size": preset["batch_size"], "augment": preset["augment"],
+        "scheduler": preset["scheduler"]}
+    assert study_budget(None, {"model": "basic-cnn"}) == {
+        "model": "basic-cnn", "epochs": 10, "batch_size": 64, "augment": "standard", "scheduler": "cosine"}
+
+
+def test_an_unknown_preset_is_refused_before_a_study_folder_is_made(tmp_path):
+    result = invoke(["--data", TINY, "--conditions", "baseline", "--preset", "fer2013-fast", "--out", str(tmp_path)])
+    assert result.exit_code != 0
+    assert "--preset: unknown classifier preset 'fer2013-fast'; presets: fer2013-cpu" in result.output
+    assert not any(tmp_path.iterdir())
+
+
 def _fake_study(root: Path) -> Path:
     """A finished study on three classes written by hand: logit-adjust has the best macro-F1 of
     the rebalancing conditions, and synthetic+oversample has seeds 0-2 where logit-adjust has 1-2."""

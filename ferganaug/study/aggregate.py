@@ -260,6 +260,7 @@ def aggregate(study: dict, cells: list[dict], n_boot: int = 1000) -> dict:
     return {
         "study": {
             "data": study["data"]["spec"], "model": study["config"]["model"], "epochs": study["config"]["epochs"],
+            "preset": study["config"].get("preset"),
             "seeds": study["config"]["seeds"], "emotions": emotions, "class_names": list(names),
             "condition_names": order, "synthetic": (study.get("synthetic") or {}).get("path"),
             "synthetic_share": _synthetic_share(study), "real_finish_epochs": _real_finish_epochs(study),

@@ -1,8 +1,8 @@
 """A study's settings as one frozen, JSON-round-trippable value (stored in study.json).
 
 Every cell shares one TrainConfig: the design's recipe (optimiser, learning rate, weight decay,
-label smoothing, ...) with the study's budget (epochs, batch size, augmentation, scheduler,
-precision) on top. Only the seed, the class weights, the sampler (and its synthetic share) and
+label smoothing, ...), or a classifier preset's (``--preset``, see `fer-classify presets`), with
+the study's budget (epochs, batch size, augmentation, scheduler, precision) on top. Only the seed, the class weights, the sampler (and its synthetic share) and
 the logit adjustment differ between cells, so a difference between conditions is the
 condition's doing.
 """
@@ -10,12 +10,13 @@ condition's doing.
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass
+from typing import Any
 
+from classifiers.presets import preset_train_table
 from classifiers.registry import list_models
 from classifiers.train_config import TrainConfig, resolve_train_config
-from ferganaug.engine.config import config_from_dict, config_to_dict
+from ferganaug.engine.config import ConfigError, config_from_dict, config_to_dict
 from ferganaug.emotions import EMOTIONS, UnknownEmotionError, canonical_name
 from ferganaug.study.conditions import (
     CONDITIONS,
@@ -29,6 +30,20 @@ from ferganaug.study.conditions import (
 from ferganaug.study.shift import OBJECTIVES as SHIFT_OBJECTIVES
 from ferganaug.utils.hardware import resolve_device
 
+# The study's budget: with a preset, each one not given takes the preset's value.
+BUDGET_FIELDS = ("model", "epochs", "batch_size", "augment", "scheduler")
+
+
+def study_budget(preset: str | None, given: dict[str, Any]) -> dict[str, Any]:
+    """The budget fields of a study: those ``given`` (not None), else the preset's, else
+    StudyConfig's defaults."""
+    try:
+        table = preset_train_table(preset) if preset else {}
+    except ConfigError as err:
+        raise StudyError(f"--preset: {err}") from None
+    defaults = {name: StudyConfig.__dataclass_fields__[name].default for name in BUDGET_FIELDS}
+    return {name: given[name] if given.get(name) is not None else table.get(name, defaults[name])
+            for name in BUDGET_FIELDS}
 
 
 @dataclass(frozen=True)
@@ -42,6 +57,9 @@ class StudyConfig:
     amounts: tuple[str, ...] = ("median",)
     seeds: tuple[int, ...] = (0, 1, 2)
     model: str = "deep-cnn"
+    # A classifier preset whose recipe the cells train under (None: the design's study recipe);
+    # the budget fields above and below still apply on top of it.
+    preset: str | None = None
     epochs: int = 10
     batch_size: int = 64
     augment: str = "standard"
@@ -116,11 +134,16 @@ class StudyConfig:
     def train_config(self, seed: int = 0, class_weights: str | None = None, balanced_sampler: bool = False,
                      logit_adjust_tau: float = 0.0, synthetic_share: float | None = None,
                      real_finish_epochs: int = 0) -> TrainConfig:
-        """The design's study recipe under the study's budget, with one cell's seed, class weights,
-        sampler and logit adjustment. Every cell trains the whole budget (no early stopping), so
-        that cells compare."""
+        """The design's study recipe (or the preset's) under the study's budget, with one cell's
+        seed, class weights, sampler and logit adjustment. Every cell trains the whole budget (no
+        early stopping), so that cells compare."""
         try:
-            return resolve_train_config(self.model, {
+            recipe = preset_train_table(self.preset) if self.preset else {}
+        except ConfigError as err:
+            raise StudyError(f"--preset: {err}") from None
+        recipe.pop("model", None)  # the study's model (by default the preset's) is the design
+        try:
+            return resolve_train_config(self.model, recipe | {
                 "epochs": self.epochs, "batch_size": self.batch_size, "augment": self.augment,
                 "scheduler": self.scheduler, "precision": self.precision, "device": self.device, "seed": seed,
                 "class_weights": class_weights, "balanced_sampler": balanced_sampler, "early_stopping": None,
@@ -150,6 +173,8 @@ class StudyConfig:
                 args += ["--real-finish-epochs", str(self.real_finish_epochs)]
         if self.synthetic_weight != 1.0:
             args += ["--synthetic-weight", str(self.synthetic_weight)]
+        if self.preset:
+            args += ["--preset", self.preset]
         args += ["--seed-list", ",".join(map(str, self.seeds)), "--model", self.model, "--epochs", str(self.epochs),
                  "--batch-size", str(self.batch_size), "--augment", self.augment, "--scheduler", self.scheduler,
                  "--precision", self.precision, "--device", self.device, "--bootstrap", str(self.n_boot),

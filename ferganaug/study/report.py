@@ -150,6 +150,7 @@ def _header_section(results: dict, study: dict) -> list[str]:
         f"- created {study['created']} on {study['machine']}",
         f"- {len(s['seeds'])} seed(s) {s['seeds']}, {s['epochs']} epoch(s), chosen emotion(s): {', '.join(s['emotions'])}"
         + (f", synthetic faces from `{s['synthetic']}`" if s["synthetic"] else ""),
+        *([f"- recipe: the `{s['preset']}` classifier preset under the budget above"] if s.get("preset") else []),
         *_share_line(s),
         *_weight_line(s),
         f"- cells finished: {results['cells']['finished']} of {results['cells']['planned']}"
