@@ -13,11 +13,12 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 
 from classifiers.checkpoint import TRAIN_STATE_KIND, model_artifact, read_checkpoint, save_model
 from classifiers.inference import predict_logits
@@ -95,7 +96,7 @@ def split_train_val(data: FaceDataset, seed: int, val_fraction: float = 0.1) -> 
     return TrainData(train.subset(~val_mask), train.subset(val_mask), f"{val_fraction:.0%} of train, stratified")
 
 
-def build_optimizer(config: TrainConfig, params) -> torch.optim.Optimizer:
+def build_optimizer(config: TrainConfig, params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
     if config.optimizer == "adam":
         return torch.optim.Adam(params, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)
     if config.optimizer == "adamw":
@@ -106,7 +107,8 @@ def build_optimizer(config: TrainConfig, params) -> torch.optim.Optimizer:
     )
 
 
-def build_scheduler(config: TrainConfig, optimizer: torch.optim.Optimizer, steps_per_epoch: int):
+def build_scheduler(config: TrainConfig, optimizer: torch.optim.Optimizer,
+                    steps_per_epoch: int) -> LRScheduler | ReduceLROnPlateau | None:
     if config.scheduler == "plateau":
         mode = "min" if config.monitor == "val_loss" else "max"
         return torch.optim.lr_scheduler.ReduceLROnPlateau(

@@ -28,7 +28,7 @@ from ferganaug.engine.distributed import barrier, create_run_folder, join_from_e
 from ferganaug.engine.config import config_from_dict, config_to_dict
 from ferganaug.utils.files import atomic_write_json
 from ferganaug.utils.hardware import cpu_info, resolve_device
-from ferganaug.utils.precision import pick_fastest
+from ferganaug.utils.precision import NumericPath, pick_fastest
 
 log = logging.getLogger(__name__)
 
@@ -242,8 +242,8 @@ def split_to_evaluate(data: FaceDataset, requested: str) -> str:
     return ALL_ROWS
 
 
-def evaluate_model(model, data: FaceDataset, split: str, path, device, tta: str = "none", batch_size: int = 128,
-                   with_predictions: bool = False) -> dict:
+def evaluate_model(model: torch.nn.Module, data: FaceDataset, split: str, path: NumericPath, device: torch.device,
+                   tta: str = "none", batch_size: int = 128, with_predictions: bool = False) -> dict:
     """Report on one split (or ALL_ROWS, the whole dataset), plus the leak-free view (test
     copies of train images dropped) for a held-out split.
 

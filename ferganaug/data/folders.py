@@ -51,7 +51,7 @@ def _is_split_tree(subdirs: list[Path]) -> bool:
     return any(split_from_name(d.name) for d in subdirs)
 
 
-def scan_image_tree(root: Path, skip_bad: bool):
+def scan_image_tree(root: Path, skip_bad: bool) -> tuple[list[Path], list[int], list[str], int, int, list[str]]:
     """Walk a tree: (paths, labels, splits, ignored file count, skipped count, skip reasons)."""
     subdirs = _subdirs(root)
     if not subdirs:

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 import torch.distributed as dist
 import torch.nn as nn
 
 from ferganaug.engine.run_folder import RunFolder
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -153,7 +156,7 @@ def leave(group: ProcessGroup) -> None:
         dist.destroy_process_group()
 
 
-def broadcast_object(obj, group: ProcessGroup):
+def broadcast_object(obj: T, group: ProcessGroup) -> T:
     """Rank 0's ``obj`` on every rank (a run folder's path, a measured choice)."""
     if not group.active:
         return obj

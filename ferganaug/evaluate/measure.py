@@ -23,6 +23,7 @@ from ferganaug.data.augment import to_model_input
 from ferganaug.data.dataset import FaceDataset
 from ferganaug.data.errors import DataError
 from ferganaug.emotions import EMOTION_INDEX, EMOTIONS
+from ferganaug.evaluate.inputs import SyntheticFolder
 from ferganaug.measure.distances import frechet_distance, kernel_inception_distance
 from ferganaug.measure.two_sample import two_sample_accuracy
 from ferganaug.utils.progress import progress_bar
@@ -348,8 +349,8 @@ def evaluate_generator(
 
 
 def measure_synthetic(
-    folder, data: FaceDataset, evaluator_checkpoint: str | Path, n_per_emotion: int = DEFAULT_N_PER_EMOTION,
-    seed: int = 0, progress: bool = False, two_sample: bool = True,
+    folder: SyntheticFolder, data: FaceDataset, evaluator_checkpoint: str | Path,
+    n_per_emotion: int = DEFAULT_N_PER_EMOTION, seed: int = 0, progress: bool = False, two_sample: bool = True,
 ) -> tuple[dict, SampleGrid]:
     """:func:`evaluate_synthetic`'s report and the sample grid for the sheet."""
     reference = _Reference(data, evaluator_checkpoint, n_per_emotion, seed, two_sample)
@@ -379,8 +380,8 @@ def measure_synthetic(
 
 
 def evaluate_synthetic(
-    folder, data: FaceDataset, evaluator_checkpoint: str | Path, n_per_emotion: int = DEFAULT_N_PER_EMOTION,
-    seed: int = 0, progress: bool = False, two_sample: bool = True,
+    folder: SyntheticFolder, data: FaceDataset, evaluator_checkpoint: str | Path,
+    n_per_emotion: int = DEFAULT_N_PER_EMOTION, seed: int = 0, progress: bool = False, two_sample: bool = True,
 ) -> dict:
     """Per emotion in a synthetic folder (see :func:`~ferganaug.evaluate.inputs.read_synthetic_folder`):
     up to ``n_per_emotion`` of its faces (seeded) measured like :func:`evaluate_generator`'s

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib
 
@@ -16,6 +17,9 @@ import numpy as np
 
 from ferganaug.gan.images import grid_canvas
 from ferganaug.utils.files import atomic_write_bytes
+
+if TYPE_CHECKING:  # the sheet's type only: measure.py loads torch and the classifiers
+    from ferganaug.evaluate.measure import SampleGrid
 
 _GAP = 2
 
@@ -41,7 +45,7 @@ def _missing(ax, x, values, text="n/a") -> None:
             ax.text(xi, 0, text, ha="center", va="bottom", fontsize=7, color="grey", rotation=90)
 
 
-def plot_metrics(report: dict, grid, path: str | Path) -> None:
+def plot_metrics(report: dict, grid: SampleGrid, path: str | Path) -> None:
     emotions = list(report["per_emotion"])
     rows = list(report["per_emotion"].values())
     x = np.arange(len(emotions))
@@ -108,7 +112,7 @@ def plot_metrics(report: dict, grid, path: str | Path) -> None:
 CHANGE_RANGE = 40  # grey levels at the ends of the colour scale; the largest true changes reach it
 
 
-def plot_changes(report: dict, grid, path: str | Path) -> None:
+def plot_changes(report: dict, grid: SampleGrid, path: str | Path) -> None:
     """Per sample source, two rows: the true change (true render minus source) and the change
     the generator drew (edit minus source), one column per target, red where a pixel got
     brighter and blue where it got darker; column titles give that target's mean cosine

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ferganaug.utils.files import atomic_write_json
+
+if TYPE_CHECKING:  # the sheet's type only: measure.py loads torch and the classifiers
+    from ferganaug.evaluate.measure import SampleGrid
 
 METRICS_JSON = "metrics.json"
 METRICS_PNG = "metrics.png"
@@ -123,7 +127,7 @@ def _summary_lines(report: dict) -> list[str]:
     return lines
 
 
-def write_metrics(report: dict, out_dir: str | Path, grid=None) -> tuple[Path, Path]:
+def write_metrics(report: dict, out_dir: str | Path, grid: SampleGrid | None = None) -> tuple[Path, Path]:
     """Write ``metrics.json`` and the ``metrics.png`` sheet into ``out_dir``; returns both paths.
     When the grid has true renders (a generator on built-in data) also ``changes.png``; an
     older one is removed otherwise, so the folder never shows another evaluation's changes."""

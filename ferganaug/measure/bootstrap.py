@@ -17,6 +17,7 @@ import warnings
 from collections.abc import Callable, Iterator
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import stats
 
 MetricFn = Callable[[np.ndarray, np.ndarray], float]
@@ -81,8 +82,8 @@ def _verdict(low: float | None, high: float | None) -> str:
     return "within noise"
 
 
-def bootstrap_metric_ci(targets, predictions, metric_fn: MetricFn, n_boot: int = 1000, confidence: float = 0.95,
-                        seed: int = 0) -> tuple[float, float]:
+def bootstrap_metric_ci(targets: ArrayLike, predictions: ArrayLike, metric_fn: MetricFn, n_boot: int = 1000,
+                        confidence: float = 0.95, seed: int = 0) -> tuple[float, float]:
     """Percentile bootstrap interval of ``metric_fn(targets, predictions)`` over test items
     resampled with replacement. ``predictions`` may be labels [N] or scores [N, C]."""
     _check_confidence(confidence)
@@ -94,7 +95,7 @@ def bootstrap_metric_ci(targets, predictions, metric_fn: MetricFn, n_boot: int =
     return float(low), float(high)
 
 
-def per_class_recall(targets, predictions, num_classes: int) -> np.ndarray:
+def per_class_recall(targets: ArrayLike, predictions: ArrayLike, num_classes: int) -> np.ndarray:
     """Recall of each class [num_classes]; NaN for a class with no test items."""
     t, p = _check_pair(targets, predictions)
     t = _check_labels(t, num_classes)
@@ -104,7 +105,7 @@ def per_class_recall(targets, predictions, num_classes: int) -> np.ndarray:
         return np.where(support > 0, hits / np.maximum(support, 1), np.nan)
 
 
-def bootstrap_recall_ci(targets, predictions, num_classes: int, n_boot: int = 1000, seed: int = 0,
+def bootstrap_recall_ci(targets: ArrayLike, predictions: ArrayLike, num_classes: int, n_boot: int = 1000, seed: int = 0,
                         confidence: float = 0.95) -> np.ndarray:
     """Percentile bootstrap interval of every class's recall at once: [num_classes, 2].
 
@@ -128,7 +129,7 @@ def bootstrap_recall_ci(targets, predictions, num_classes: int, n_boot: int = 10
     return _percentile_interval(np.concatenate(recalls), confidence).T
 
 
-def mean_ci_over_seeds(values, confidence: float = 0.95) -> tuple[float, float, float, float]:
+def mean_ci_over_seeds(values: ArrayLike, confidence: float = 0.95) -> tuple[float, float, float, float]:
     """(mean, std, low, high) of one score across training seeds: std with ddof=1 and a
     Student-t interval of the mean. One seed has no spread: std 0 and a NaN interval."""
     _check_confidence(confidence)
@@ -145,7 +146,7 @@ def mean_ci_over_seeds(values, confidence: float = 0.95) -> tuple[float, float, 
     return mean, std, mean - half, mean + half
 
 
-def summarise_seeds(values, confidence: float = 0.95) -> dict:
+def summarise_seeds(values: ArrayLike, confidence: float = 0.95) -> dict:
     """Per-seed values with their mean, std and t-interval of the mean (None: one seed), as
     results files hold them."""
     mean, std, low, high = mean_ci_over_seeds(values, confidence)
@@ -153,7 +154,7 @@ def summarise_seeds(values, confidence: float = 0.95) -> dict:
             "ci_low": None if math.isnan(low) else low, "ci_high": None if math.isnan(high) else high}
 
 
-def paired_delta(condition_values, baseline_values, confidence: float = 0.95) -> dict:
+def paired_delta(condition_values: ArrayLike, baseline_values: ArrayLike, confidence: float = 0.95) -> dict:
     """Condition minus baseline, paired seed by seed (seed i against seed i), with a t-interval
     of the mean delta and a verdict: "helped" (interval > 0), "hurt" (< 0) or "within noise".
 
@@ -191,8 +192,8 @@ def seeds_to_separate(mean_delta: float, std: float, confidence: float = 0.95, l
     return None
 
 
-def paired_bootstrap_delta(targets, preds_a, preds_b, metric_fn: MetricFn, n_boot: int = 1000, seed: int = 0,
-                           confidence: float = 0.95) -> dict:
+def paired_bootstrap_delta(targets: ArrayLike, preds_a: ArrayLike, preds_b: ArrayLike, metric_fn: MetricFn,
+                           n_boot: int = 1000, seed: int = 0, confidence: float = 0.95) -> dict:
     """metric(a) - metric(b) on one test set, with both conditions scored on the same resampled
     items in every draw (so item difficulty cancels). ``delta`` is the full-set value,
     ``mean_delta`` the mean over draws; the verdict reads the percentile interval."""

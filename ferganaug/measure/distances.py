@@ -10,6 +10,7 @@ import logging
 import warnings
 
 import numpy as np
+from numpy.typing import ArrayLike
 import scipy.linalg
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ def _sqrtm(m: np.ndarray) -> np.ndarray:
         return scipy.linalg.sqrtm(m)
 
 
-def frechet_distance(feats_a, feats_b, eps: float = 1e-6) -> float:
+def frechet_distance(feats_a: ArrayLike, feats_b: ArrayLike, eps: float = 1e-6) -> float:
     """Frechet distance between Gaussians fitted to two feature sets (the FID formula):
     ||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)).
 
@@ -84,7 +85,7 @@ def frechet_distance(feats_a, feats_b, eps: float = 1e-6) -> float:
     return value
 
 
-def mmd2_unbiased(kxx, kyy, kxy) -> float:
+def mmd2_unbiased(kxx: np.ndarray, kyy: np.ndarray, kxy: np.ndarray) -> float:
     """Unbiased estimate of MMD^2 from kernel matrices kxx [m, m], kyy [n, n], kxy [m, n]:
     mean of kxx off its diagonal + mean of kyy off its diagonal - 2 * mean of kxy.
 
@@ -106,7 +107,7 @@ def _poly_kernel(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return (x @ y.T / x.shape[1] + 1.0) ** 3
 
 
-def kernel_inception_distance(feats_a, feats_b, subsets: int = 10, subset_size: int = 1000,
+def kernel_inception_distance(feats_a: ArrayLike, feats_b: ArrayLike, subsets: int = 10, subset_size: int = 1000,
                               seed: int = 0) -> tuple[float, float]:
     """KID (Binkowski et al. 2018): unbiased MMD^2 under the cubic kernel (x.y / d + 1)^3,
     averaged over ``subsets`` random subsets of min(subset_size, len(a), len(b)) rows drawn

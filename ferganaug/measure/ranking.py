@@ -12,6 +12,7 @@ numpy: scores and a bool mask in, numbers out; ties are shared fairly in both.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 
 def _check(scores, positives) -> tuple[np.ndarray, np.ndarray]:
@@ -24,7 +25,7 @@ def _check(scores, positives) -> tuple[np.ndarray, np.ndarray]:
     return s, p
 
 
-def roc_auc(scores, positives) -> float | None:
+def roc_auc(scores: ArrayLike, positives: ArrayLike) -> float | None:
     """P(score of a positive > score of a negative), ties counting one half (Mann-Whitney U);
     None without both positives and negatives."""
     s, p = _check(scores, positives)
@@ -42,7 +43,7 @@ def roc_auc(scores, positives) -> float | None:
     return float(u / (n_pos * n_neg))
 
 
-def average_precision(scores, positives) -> float | None:
+def average_precision(scores: ArrayLike, positives: ArrayLike) -> float | None:
     """Sum over distinct score thresholds, from the top, of precision times the recall gained
     there (the step-wise area under the precision-recall curve); None without positives."""
     s, p = _check(scores, positives)

@@ -38,7 +38,7 @@ Comparisons, paired seed by seed (``paired_delta``: seed i against seed i), with
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import torch
@@ -157,7 +157,7 @@ def is_synthetic(condition: str) -> bool:
     return unshifted_name(condition).split("@")[0] in SYNTHETIC_CONDITIONS
 
 
-def rebalancing_conditions(names) -> list[str]:
+def rebalancing_conditions(names: Iterable[str]) -> list[str]:
     """The rebalancers among ``names``: REBALANCING as trained, then the shifted views of those
     and of baseline (a boundary tuned on validation faces is itself a rebalancer). Ties go to
     the one listed first."""
