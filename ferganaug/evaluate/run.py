@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from ferganaug.data.errors import DataError
 from ferganaug.data.spec import load_dataset
@@ -56,47 +58,73 @@ def evaluate_path(
         return loaded[spec]
 
     if evaluation_kind(target) == "generator":
-        # synth owns "a generator from a run folder" (a layer-2 peer; imported here only)
-        from ferganaug.synth import load_generator_file
-
-        gen = load_generator_file(target)
-        spec = data or gen.data_spec
-        if spec is None:
-            raise DataError(f"{gen.path} has no run folder naming its training data; give --data SPEC")
-        out_dir = home = Path(gen.path).parent
-        real = load_real_data(spec, load)
-        checkpoint, trained = resolve_evaluator(evaluator, spec, home, evaluator_model, evaluator_epochs,
-                                                evaluator_seed, progress, evaluator_precision, evaluator_sampler,
-                                                evaluator_preset)
-        report, grid = measure_generator(gen.model, gen.source_emotions, real, checkpoint, sources_split,
-                                         n_per_emotion, seed, progress, two_sample)
-        report["generator"] = {"path": gen.path, "step": gen.step}
-        runs = [home]
+        what = _generator_target(target, data, sources_split, n_per_emotion, seed, progress, two_sample)
     else:
-        folder = read_synthetic_folder(target, load=load)
-        spec = data or (folder.source_specs[0] if len(folder.source_specs) == 1 else None)
-        if spec is None:
-            named = f"names {len(folder.source_specs)} source datasets" if folder.source_specs else "names no source_spec"
-            raise DataError(f"{folder.path}: its manifest {named}; give the real data with --data SPEC")
-        out_dir = folder.path
-        home = folder.generator_run or folder.path
-        real = load_real_data(spec, load)
-        checkpoint, trained = resolve_evaluator(evaluator, spec, home, evaluator_model, evaluator_epochs,
-                                                evaluator_seed, progress, evaluator_precision, evaluator_sampler,
-                                                evaluator_preset)
-        report, grid = measure_synthetic(folder, real, checkpoint, n_per_emotion, seed, progress, two_sample)
-        report["synthetic"] = {"path": str(folder.path), "rows": len(folder.faces), "generators": list(folder.generators),
-                               "steps": list(folder.steps), "source_specs": list(folder.source_specs)}
-        runs = [folder.generator_run] if folder.generator_run else []
-    report["data"] = spec
+        what = _synthetic_target(target, data, load, n_per_emotion, seed, progress, two_sample)
+    real = load_real_data(what.spec, load)
+    checkpoint, trained = resolve_evaluator(evaluator, what.spec, what.home, evaluator_model, evaluator_epochs,
+                                            evaluator_seed, progress, evaluator_precision, evaluator_sampler,
+                                            evaluator_preset)
+    report, grid = what.measure(real, checkpoint)
+    report.update(what.facts)
+    report["data"] = what.spec
     ev = report["summary"]["evaluator"]
     ev["trained_here"] = trained
-    ev["is_loss_classifier"] = any(_is_loss_classifier(checkpoint, run) for run in runs)
+    ev["is_loss_classifier"] = any(_is_loss_classifier(checkpoint, run) for run in what.runs)
     if ev["is_loss_classifier"]:
         log.warning("the evaluator %s is the GAN's own loss classifier: its hit rate is no independent evidence",
                     checkpoint)
-    json_path, png_path = write_metrics(report, out_dir, grid)
+    json_path, png_path = write_metrics(report, what.out_dir, grid)
     return report, json_path, png_path
+
+
+@dataclass(frozen=True)
+class _Target:
+    """What `fergan evaluate` was pointed at, resolved: the real data's spec, where an evaluator
+    trained for it lives (``home``), where the metrics go, the `fergan train` runs whose loss
+    classifiers it must not be judged by, how to measure it and what the report says it was."""
+
+    spec: str
+    home: Path
+    out_dir: Path
+    runs: list[Path]
+    measure: Callable[[object, Path], tuple[dict, object]]  # (real data, evaluator) -> (report, grid)
+    facts: dict
+
+
+def _generator_target(target: str | Path, data: str | None, sources_split: str, n_per_emotion: int, seed: int,
+                      progress: bool, two_sample: bool) -> _Target:
+    # synth owns "a generator from a run folder" (a layer-2 peer; imported here only)
+    from ferganaug.synth import load_generator_file
+
+    gen = load_generator_file(target)
+    spec = data or gen.data_spec
+    if spec is None:
+        raise DataError(f"{gen.path} has no run folder naming its training data; give --data SPEC")
+    home = Path(gen.path).parent
+
+    def measure(real, checkpoint):
+        return measure_generator(gen.model, gen.source_emotions, real, checkpoint, sources_split, n_per_emotion,
+                                 seed, progress, two_sample)
+
+    return _Target(spec, home, home, [home], measure, {"generator": {"path": gen.path, "step": gen.step}})
+
+
+def _synthetic_target(target: str | Path, data: str | None, load: Callable[[str], object], n_per_emotion: int,
+                      seed: int, progress: bool, two_sample: bool) -> _Target:
+    folder = read_synthetic_folder(target, load=load)
+    spec = data or (folder.source_specs[0] if len(folder.source_specs) == 1 else None)
+    if spec is None:
+        named = f"names {len(folder.source_specs)} source datasets" if folder.source_specs else "names no source_spec"
+        raise DataError(f"{folder.path}: its manifest {named}; give the real data with --data SPEC")
+
+    def measure(real, checkpoint):
+        return measure_synthetic(folder, real, checkpoint, n_per_emotion, seed, progress, two_sample)
+
+    facts = {"synthetic": {"path": str(folder.path), "rows": len(folder.faces), "generators": list(folder.generators),
+                           "steps": list(folder.steps), "source_specs": list(folder.source_specs)}}
+    return _Target(spec, folder.generator_run or folder.path, folder.path,
+                   [folder.generator_run] if folder.generator_run else [], measure, facts)
 
 
 def _is_loss_classifier(checkpoint: str | Path, run_dir: Path) -> bool:
