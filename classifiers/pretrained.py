@@ -97,27 +97,46 @@ def load_imagenet_weights(
     if arch not in _BUILDERS:
         raise ValueError(f"no ImageNet loader for '{arch}'; known: {', '.join(_BUILDERS)}")
     backbone = getattr(model_or_backbone, "backbone", model_or_backbone)
-    if weights_path is not None:
-        path = Path(weights_path).expanduser()
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"weights file {path} does not exist (expected a torchvision {arch} state dict)"
-            )
-    else:
-        found, folder = cached_weight_files(arch)
-        if not found:
-            msg = (
-                f"no ImageNet weights for {arch} found (looked in {folder} for {arch}-*.pth; "
-                f"pass --weights PATH to use a local file); training from scratch"
-            )
-            log.warning(msg)
-            return msg
-        path = found[0]
+    path = _weights_file(arch, weights_path)
+    if path is None:
+        msg = (
+            f"no ImageNet weights for {arch} found (looked in {cached_weight_files(arch)[1]} for {arch}-*.pth; "
+            f"pass --weights PATH to use a local file); training from scratch"
+        )
+        log.warning(msg)
+        return msg
 
     sd = _read_state_dict(path, arch)
     _check_architecture(sd, arch, path.name)
-
     target = backbone.state_dict()
+    new, notes = _matching_tensors(sd, target, f"cannot load {path.name} ({arch}) into {type(backbone).__name__}",
+                                   arch)
+    backbone.load_state_dict(new, strict=False)
+    kept = [k for k in target if k not in new and not k.endswith("num_batches_tracked")]
+    if kept:
+        notes.append(f"{len(kept)} tensors outside {arch} keep their init")
+    notes.append("classifier fc.* skipped")
+    msg = f"loaded ImageNet {arch} weights from {path} ({len(new)} tensors; {'; '.join(notes)})"
+    log.info(msg)
+    return msg
+
+
+def _weights_file(arch: str, weights_path: str | Path | None) -> Path | None:
+    """The given file (which must exist), else the first cached ``<arch>-*.pth``, else None."""
+    if weights_path is None:
+        found, _ = cached_weight_files(arch)
+        return found[0] if found else None
+    path = Path(weights_path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"weights file {path} does not exist (expected a torchvision {arch} state dict)")
+    return path
+
+
+def _matching_tensors(sd: dict[str, Tensor], target: dict[str, Tensor], what: str,
+                      arch: str) -> tuple[dict[str, Tensor], list[str]]:
+    """The file's tensors to load into ``target`` (conv1 averaged to one channel where the target
+    is grey) and notes on what was changed; a ValueError starting with ``what`` when any tensor
+    has no place in the target or a shape that differs."""
     new: dict[str, Tensor] = {}
     absent, mismatched, notes = [], [], []
     for k, v in sd.items():
@@ -140,15 +159,5 @@ def load_imagenet_weights(
             problems.append(f"the model has no {', '.join(absent[:3])}{' ...' if len(absent) > 3 else ''}")
         if mismatched:
             problems.append(f"{len(mismatched)} shape mismatches (e.g. {'; '.join(mismatched[:2])})")
-        raise ValueError(
-            f"cannot load {path.name} ({arch}) into {type(backbone).__name__}: {', '.join(problems)}; "
-            f"expected a torchvision {arch} backbone"
-        )
-    backbone.load_state_dict(new, strict=False)
-    kept = [k for k in target if k not in new and not k.endswith("num_batches_tracked")]
-    if kept:
-        notes.append(f"{len(kept)} tensors outside {arch} keep their init")
-    notes.append("classifier fc.* skipped")
-    msg = f"loaded ImageNet {arch} weights from {path} ({len(new)} tensors; {'; '.join(notes)})"
-    log.info(msg)
-    return msg
+        raise ValueError(f"{what}: {', '.join(problems)}; expected a torchvision {arch} backbone")
+    return new, notes

@@ -316,46 +316,14 @@ def study_command(ctx, **o) -> None:
     oversampling and (when run) logit adjustment, as trained or with a decision boundary tuned
     on the validation split (--shift). Writes STUDY/study.json, cells/, results.json, report.md
     and PNGs."""
-    from ferganaug.study import StudyConfig, add_seeds, create_study, format_summary, load_study, run_study, write_report
-    from ferganaug.study.config import BUDGET_FIELDS, study_budget
+    from ferganaug.study import format_summary, load_study, run_study, write_report
 
-    if o["resume"] and o["report_only"]:
-        raise click.UsageError("give --resume or --report-only, not both")
-    if o["report_only"] and o["reuse_cells"]:
-        raise click.UsageError("--reuse-cells copies cells to train fewer; --report-only trains none: give one")
-    for donor in o["reuse_cells"]:  # before a new study folder is made
-        load_study(donor)
-    existing = o["resume"] or o["report_only"]
-    if o["seeds"] is not None and o["seed_list"] is not None:
-        raise click.UsageError("give --seeds or --seed-list, not both")
-    if existing:
-        seeds_to_add = ("seeds", "seed_list") if o["resume"] else ()
-        given = [name for name in _STUDY_SETTINGS if name not in seeds_to_add
-                 and ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT]
-        if given:
-            click.echo(f"ignoring {', '.join('--' + n.replace('_', '-') for n in given)}: the study's settings come "
-                       f"from {Path(existing) / 'study.json'}", err=True)
+    _check_study_options(ctx, o)
     if o["report_only"]:
         study_dir = Path(o["report_only"])
         results = write_report(study_dir, n_boot=o["bootstrap"])
     else:
-        if o["resume"]:
-            study_dir = Path(o["resume"])
-            if o["seeds"] is not None or o["seed_list"] is not None:
-                added = add_seeds(study_dir, o["seed_list"] or (), grow_to=o["seeds"])
-                click.echo(f"seeds added: {', '.join(map(str, added))}" if added else
-                           "every seed asked for is in the study already", err=True)
-        else:
-            config = StudyConfig(
-                data=o["data"], conditions=o["conditions"], synthetic=o["synthetic"], emotions=tuple(o["emotions"]),
-                amounts=tuple(a.label for a in o["amounts"]), seeds=o["seed_list"] or tuple(range(o["seeds"] or 3)),
-                preset=o["preset"], **study_budget(o["preset"], {name: o[name] for name in BUDGET_FIELDS}),
-                precision=o["precision"], device=o["device"], n_boot=o["bootstrap"] or 1000, cache_dir=o["cache_dir"],
-                synthetic_share=o["synthetic_share"], real_finish_epochs=o["real_finish_epochs"],
-                synthetic_weight=o["synthetic_weight"], shift=o["shift"],
-            )
-            study_dir = create_study(config, o["out"], argv=["fergan", *sys.argv[1:]])
-            click.echo(f"study folder: {study_dir}", err=True)
+        study_dir = _grow_study(o) if o["resume"] else _new_study(o)
         results = run_study(study_dir, jobs=o["jobs"], progress=not o["quiet"], n_boot=o["bootstrap"], shard=o["shard"],
                             argv=["fergan", *sys.argv[1:]], reuse_from=o["reuse_cells"])
     if results is None:
@@ -367,6 +335,59 @@ def study_command(ctx, **o) -> None:
     else:
         click.echo(format_summary(results))
     click.echo(str(study_dir))
+
+
+def _check_study_options(ctx: click.Context, o: dict) -> None:
+    """Refuse options that contradict each other, check the donor studies before any folder is
+    made, and say which settings an existing study ignores."""
+    from ferganaug.study import load_study
+
+    if o["resume"] and o["report_only"]:
+        raise click.UsageError("give --resume or --report-only, not both")
+    if o["report_only"] and o["reuse_cells"]:
+        raise click.UsageError("--reuse-cells copies cells to train fewer; --report-only trains none: give one")
+    for donor in o["reuse_cells"]:
+        load_study(donor)
+    if o["seeds"] is not None and o["seed_list"] is not None:
+        raise click.UsageError("give --seeds or --seed-list, not both")
+    existing = o["resume"] or o["report_only"]
+    if existing:
+        seeds_to_add = ("seeds", "seed_list") if o["resume"] else ()
+        given = [name for name in _STUDY_SETTINGS if name not in seeds_to_add
+                 and ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT]
+        if given:
+            click.echo(f"ignoring {', '.join('--' + n.replace('_', '-') for n in given)}: the study's settings come "
+                       f"from {Path(existing) / 'study.json'}", err=True)
+
+
+def _grow_study(o: dict) -> Path:
+    """The study to resume, with the seeds --seeds or --seed-list add."""
+    from ferganaug.study import add_seeds
+
+    study_dir = Path(o["resume"])
+    if o["seeds"] is not None or o["seed_list"] is not None:
+        added = add_seeds(study_dir, o["seed_list"] or (), grow_to=o["seeds"])
+        click.echo(f"seeds added: {', '.join(map(str, added))}" if added else
+                   "every seed asked for is in the study already", err=True)
+    return study_dir
+
+
+def _new_study(o: dict) -> Path:
+    """A new study folder planned from the options (budget: given, else the preset's, else defaults)."""
+    from ferganaug.study import StudyConfig, create_study
+    from ferganaug.study.config import BUDGET_FIELDS, study_budget
+
+    config = StudyConfig(
+        data=o["data"], conditions=o["conditions"], synthetic=o["synthetic"], emotions=tuple(o["emotions"]),
+        amounts=tuple(a.label for a in o["amounts"]), seeds=o["seed_list"] or tuple(range(o["seeds"] or 3)),
+        preset=o["preset"], **study_budget(o["preset"], {name: o[name] for name in BUDGET_FIELDS}),
+        precision=o["precision"], device=o["device"], n_boot=o["bootstrap"] or 1000, cache_dir=o["cache_dir"],
+        synthetic_share=o["synthetic_share"], real_finish_epochs=o["real_finish_epochs"],
+        synthetic_weight=o["synthetic_weight"], shift=o["shift"],
+    )
+    study_dir = create_study(config, o["out"], argv=["fergan", *sys.argv[1:]])
+    click.echo(f"study folder: {study_dir}", err=True)
+    return study_dir
 
 
 if __name__ == "__main__":

@@ -49,29 +49,57 @@ def audit_dataset(ds: FaceDataset) -> dict:
     by_split, black, black_by_split, examples}, leaks {split: {rows, groups}, total_rows},
     val_test_shared {groups, val_rows, test_rows}. Example lists hold row indices of ``ds``.
     """
-    n = len(ds)
     names = list(ds.class_names)
     labels = ds.labels.numpy()
     splits = ds.splits.numpy().astype(np.int64)
-    counts: dict[str, dict[str, int]] = {}
+    in_split = {s: splits == SPLIT_INDEX[s] for s in SPLITS}
+    group, sizes = image_groups(ds)
+    return {
+        "source": ds.source,
+        "rows": len(ds),
+        # rows the reader skipped as malformed (--skip-bad), and the first few reasons
+        "skipped": int(ds.info.get("skipped", 0)),
+        "skipped_examples": list(ds.info.get("skipped_examples", [])),
+        "class_names": names,
+        "counts": _class_counts(labels, in_split, names),
+        "distinct_images": len(sizes),
+        **_repeated_images(group, sizes, labels),
+        "blank": _blank_rows(ds, in_split),
+        **_shared_across_splits(group, len(sizes), in_split),
+    }
+
+
+def _class_counts(labels: np.ndarray, in_split: dict[str, np.ndarray], names: list[str]) -> dict[str, dict[str, int]]:
+    """split (and "all") -> class -> rows, plus "total"."""
+    counts = {}
     for s in SPLITS + ("all",):
-        sel = labels if s == "all" else labels[splits == SPLIT_INDEX[s]]
+        sel = labels if s == "all" else labels[in_split[s]]
         bc = np.bincount(sel, minlength=len(names))
         counts[s] = {name: int(bc[k]) for k, name in enumerate(names)} | {"total": int(len(sel))}
+    return counts
 
-    group, sizes = image_groups(ds)
-    ng = len(sizes)
+
+def _repeated_images(group: np.ndarray, sizes: np.ndarray, labels: np.ndarray) -> dict:
+    """Groups of identical images ("duplicates") and those whose copies disagree on the label
+    ("conflicts"), each with a few example groups as row lists."""
     dup = sizes > 1
-    gmin = np.full(ng, np.iinfo(np.int64).max)
-    gmax = np.full(ng, -1)
-    np.minimum.at(gmin, group, labels)
-    np.maximum.at(gmax, group, labels)
-    conflict = dup & (gmin != gmax)
+    lowest = np.full(len(sizes), np.iinfo(np.int64).max)
+    highest = np.full(len(sizes), -1)
+    np.minimum.at(lowest, group, labels)
+    np.maximum.at(highest, group, labels)
+    conflict = dup & (lowest != highest)
 
-    def examples(gmask: np.ndarray) -> list[list[int]]:
+    def summary(gmask: np.ndarray) -> dict:
         ids = np.flatnonzero(gmask)[:MAX_EXAMPLES]
-        return [np.flatnonzero(group == g).tolist() for g in ids.tolist()]
+        return {"groups": int(gmask.sum()), "rows": int(sizes[gmask].sum()),
+                "examples": [np.flatnonzero(group == g).tolist() for g in ids.tolist()]}
 
+    return {"duplicates": summary(dup), "conflicts": summary(conflict)}
+
+
+def _blank_rows(ds: FaceDataset, in_split: dict[str, np.ndarray]) -> dict:
+    """Images of one grey level (and the all-black among them), overall and per split."""
+    n = len(ds)
     if n:
         flat = ds.images.reshape(n, -1)
         lo, hi = flat.amin(dim=1).numpy(), flat.amax(dim=1).numpy()
@@ -79,37 +107,26 @@ def audit_dataset(ds: FaceDataset) -> dict:
         lo = hi = np.zeros(0, np.uint8)
     blank = lo == hi
     black = blank & (hi == 0)
-
-    in_split = {s: splits == SPLIT_INDEX[s] for s in SPLITS}
-    has = {s: _groups_with(group, in_split[s], ng) for s in SPLITS}
-    leaks: dict = {}
-    total_leak = 0
-    for s in SPLITS[1:]:
-        rows = int((in_split[s] & has["train"][group]).sum())
-        leaks[s] = {"rows": rows, "groups": int((has[s] & has["train"]).sum())}
-        total_leak += rows
-    leaks["total_rows"] = total_leak
-    shared = has["val"] & has["test"]
-
     return {
-        "source": ds.source,
-        "rows": int(n),
-        # rows the reader skipped as malformed (--skip-bad), and the first few reasons
-        "skipped": int(ds.info.get("skipped", 0)),
-        "skipped_examples": list(ds.info.get("skipped_examples", [])),
-        "class_names": names,
-        "counts": counts,
-        "distinct_images": int(ng),
-        "duplicates": {"groups": int(dup.sum()), "rows": int(sizes[dup].sum()), "examples": examples(dup)},
-        "conflicts": {"groups": int(conflict.sum()), "rows": int(sizes[conflict].sum()),
-                      "examples": examples(conflict)},
-        "blank": {
-            "rows": int(blank.sum()),
-            "by_split": {s: int((blank & in_split[s]).sum()) for s in SPLITS},
-            "black": int(black.sum()),
-            "black_by_split": {s: int((black & in_split[s]).sum()) for s in SPLITS},
-            "examples": np.flatnonzero(blank)[:MAX_EXAMPLES].tolist(),
-        },
+        "rows": int(blank.sum()),
+        "by_split": {s: int((blank & in_split[s]).sum()) for s in SPLITS},
+        "black": int(black.sum()),
+        "black_by_split": {s: int((black & in_split[s]).sum()) for s in SPLITS},
+        "examples": np.flatnonzero(blank)[:MAX_EXAMPLES].tolist(),
+    }
+
+
+def _shared_across_splits(group: np.ndarray, n_groups: int, in_split: dict[str, np.ndarray]) -> dict:
+    """Images of the validation and test splits that are copies of a training image
+    ("leaks"), and those that appear in both validation and test ("val_test_shared")."""
+    has = {s: _groups_with(group, in_split[s], n_groups) for s in SPLITS}
+    leaks: dict = {}
+    for s in SPLITS[1:]:
+        leaks[s] = {"rows": int((in_split[s] & has["train"][group]).sum()),
+                    "groups": int((has[s] & has["train"]).sum())}
+    leaks["total_rows"] = sum(leaks[s]["rows"] for s in SPLITS[1:])
+    shared = has["val"] & has["test"]
+    return {
         "leaks": leaks,
         "val_test_shared": {
             "groups": int(shared.sum()),

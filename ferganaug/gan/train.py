@@ -196,34 +196,52 @@ class GANTrainer:
                      for net in (self.generator, self.discriminator))
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
-        c = self.config
-        ac = self.path.autocast(self.device)
         g_net, d_net = self._parallel
         # One generator pass serves both updates: the discriminator sees it detached.
-        with ac:
+        with self.path.autocast(self.device):
             fake, mask = g_net(batch["source"], self._condition(batch, "target"))
+        loss_d, r1, real_scores, mismatch_scores = self._discriminator_step(d_net, batch, fake.detach())
+        total_g, terms, fake_scores, logits = self._generator_step(g_net, batch, fake, mask)
+        self._update_ema()
+        self.step += 1
+        stats = self._step_stats(loss_d, r1, total_g, terms, real_scores, fake_scores, logits, mask, batch["target"])
+        if mismatch_scores is not None:
+            stats["d_acc_mismatch"] = rejected_share(mismatch_scores)
+        return stats
+
+    def _discriminator_step(self, d_net: nn.Module, batch: dict[str, torch.Tensor],
+                            fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """One discriminator update on real faces against ``fake`` (detached), with R1 and the
+        mismatched-expression term when on; returns its loss, R1, the real and mismatch scores."""
+        c = self.config
         real = batch["real"].requires_grad_(c.w_r1 > 0)
-        with ac:
+        with self.path.autocast(self.device):
             # R1's autograd.grad is by the input only, so no parameter hook of DDP's fires there;
             # the backward below averages D's whole gradient, R1's second-order part included.
             real_scores, _ = d_net(self._d_view(real), batch["target"])
-            fake_scores, _ = d_net(self._d_view(fake.detach()), batch["target"])
+            fake_scores, _ = d_net(self._d_view(fake), batch["target"])
         loss_d = lsgan_discriminator_loss(real_scores.float(), fake_scores.float())
         r1 = r1_penalty(real_scores, real) if c.w_r1 > 0 else torch.zeros((), device=self.device)
         total_d = loss_d + c.w_r1 * r1
         mismatch_scores = None
         if c.w_mismatch > 0:
-            with ac:
+            with self.path.autocast(self.device):
                 mismatch_scores, _ = d_net(self._d_view(batch["mismatch"]), batch["target"])
             total_d = total_d + c.w_mismatch * lsgan_fake_loss(mismatch_scores.float())
         self._check_finite("discriminator", total_d)
         self.opt_d.zero_grad(set_to_none=True)
         total_d.backward()
         self.opt_d.step()
+        return loss_d, r1, real_scores, mismatch_scores
 
-        # Generator, judged by the just-updated discriminator: the unwrapped one, since this step
-        # does not update D and its gradients here are thrown away (no use averaging them).
-        with ac:
+    def _generator_step(self, g_net: nn.Module, batch: dict[str, torch.Tensor], fake: torch.Tensor,
+                        mask: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
+        """One generator update of the weighted loss terms; returns the total, the terms, the
+        discriminator's scores of ``fake`` and the frozen classifier's logits."""
+        c = self.config
+        # Judged by the just-updated discriminator: the unwrapped one, since this step does not
+        # update D and its gradients here are thrown away (no use averaging them).
+        with self.path.autocast(self.device):
             fake_scores, fake_features = self.discriminator(self._d_view(fake), batch["target"])
             with torch.no_grad():
                 _, real_features = self.discriminator(self._d_view(batch["real"].detach()), batch["target"])
@@ -255,12 +273,7 @@ class GANTrainer:
         self.opt_g.zero_grad(set_to_none=True)
         total_g.backward()
         self.opt_g.step()
-        self._update_ema()
-        self.step += 1
-        stats = self._step_stats(loss_d, r1, total_g, terms, real_scores, fake_scores, logits, mask, batch["target"])
-        if mismatch_scores is not None:
-            stats["d_acc_mismatch"] = rejected_share(mismatch_scores)
-        return stats
+        return total_g, terms, fake_scores, logits
 
     def _confidence_for(self, targets: torch.Tensor) -> float | torch.Tensor:
         if isinstance(self.expr_confidence, float):

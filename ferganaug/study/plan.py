@@ -19,6 +19,7 @@ from typing import Sequence
 from classifiers.train import split_train_val
 from classifiers.workflow import DataOptions
 from ferganaug.data.audit import leak_free_mask
+from ferganaug.data.dataset import FaceDataset
 from ferganaug.data.spec import load_dataset, spec_short_name
 from ferganaug.study.conditions import (
     Cell,
@@ -60,38 +61,17 @@ def create_study(config: StudyConfig, out_root: str | Path = "runs/fergan-study"
     data = load_dataset(config.data, cache_dir=config.cache_dir)
     if not data.has_split("test"):
         raise StudyError(f"'{config.data}' has no test split; a study compares its conditions on the test split")
-    names = data.class_names
     # The classifier trains on this view (val carved out of train when the data has no val
     # split); its per-class counts do not depend on the seed, so one view serves every cell.
     train_view = split_train_val(data, config.seeds[0]).train
     real = train_view.class_counts()
     if len(config.seeds) == 1:
         log.warning("one seed gives no interval over seeds: deltas get no confidence interval and no verdict")
-    synthetic_facts, plan = None, {}
-    if config.uses_synthetic:
-        synthetic, synthetic_facts = check_synthetic_folder(config.synthetic, data, config.data, config.cache_dir)
-        available = dict(zip(synthetic.class_names, synthetic.class_counts()))
-        for e in config.emotions:
-            if real[names.index(e)] == 0:
-                raise StudyError(f"'{config.data}' has no '{e}' training faces, so there is nothing to balance "
-                                 f"'{e}' against; choose other --emotions")
-        if not any(available[e] for e in config.emotions):
-            raise StudyError(f"{config.synthetic}: holds no faces of the chosen emotion(s) "
-                             f"{', '.join(config.emotions)} (it has {_nonzero(available)})")
-        for amount in parse_amounts(config.amounts):
-            wanted = faces_per_class(amount, config.emotions, names, real)
-            plan[amount.label] = {
-                "wanted": dict(zip(names, wanted)),
-                "planned": {n: min(w, available[n]) for n, w in zip(names, wanted)},
-            }
-            for n, w in zip(names, wanted):
-                if w > available[n]:
-                    log.warning("amount %s wants %d synthetic '%s' faces but %s holds %d: using all %d",
-                                amount.label, w, n, config.synthetic, available[n], available[n])
-    elif config.synthetic:
+    synthetic_facts, plan = _synthetic_plan(config, data, real) if config.uses_synthetic else (None, {})
+    if config.synthetic and not config.uses_synthetic:
         log.warning("--synthetic is given but no synthetic condition is selected; the folder is not used")
     cells = plan_cells(config.condition_names, config.seeds)
-    keep = leak_free_mask(data, "test")
+    data_facts = _data_facts(config.data, data, real)
     study_dir = next_run_dir(out_root, f"{config.model}-{spec_short_name(config.data)}")
     atomic_write_json(study_dir / STUDY_JSON, {
         "tool": "fergan study",
@@ -102,23 +82,58 @@ def create_study(config: StudyConfig, out_root: str | Path = "runs/fergan-study"
         "condition_names": list(config.condition_names),
         "synthetic_plan": plan,
         "cells": [_cell_entry(config, c, plan) for c in cells],
-        "data": {
-            "spec": config.data,
-            "class_names": list(names),
-            "split_sizes": {s: len(data.split(s)) for s in ("train", "val", "test")},
-            "train_class_counts": dict(zip(names, real)),
-            "train_view": "train split minus a stratified 10% validation carve-out" if not data.has_split("val")
-            else "train split (the data has its own val split)",
-            "median_train_class_count": median_count(real),
-            "test_leak_free": int(keep.sum()),
-            "test_dropped_as_train_copies": int((~keep).sum()),
-        },
+        "data": data_facts,
         "synthetic": synthetic_facts,
         "machine": describe_machine(),
         "cpu": cpu_info(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     })
     return study_dir
+
+
+def _synthetic_plan(config: StudyConfig, data: FaceDataset, real: list[int]) -> tuple[dict, dict]:
+    """The synthetic folder's facts, and per amount the synthetic faces each emotion wants and
+    gets ("wanted", "planned"); a StudyError when the folder or the data cannot serve the study."""
+    names = data.class_names
+    synthetic, facts = check_synthetic_folder(config.synthetic, data, config.data, config.cache_dir)
+    available = dict(zip(synthetic.class_names, synthetic.class_counts()))
+    for e in config.emotions:
+        if real[names.index(e)] == 0:
+            raise StudyError(f"'{config.data}' has no '{e}' training faces, so there is nothing to balance "
+                             f"'{e}' against; choose other --emotions")
+    if not any(available[e] for e in config.emotions):
+        raise StudyError(f"{config.synthetic}: holds no faces of the chosen emotion(s) "
+                         f"{', '.join(config.emotions)} (it has {_nonzero(available)})")
+    plan = {}
+    for amount in parse_amounts(config.amounts):
+        wanted = faces_per_class(amount, config.emotions, names, real)
+        plan[amount.label] = {
+            "wanted": dict(zip(names, wanted)),
+            "planned": {n: min(w, available[n]) for n, w in zip(names, wanted)},
+        }
+        for n, w in zip(names, wanted):
+            if w > available[n]:
+                log.warning("amount %s wants %d synthetic '%s' faces but %s holds %d: using all %d",
+                            amount.label, w, n, config.synthetic, available[n], available[n])
+    return facts, plan
+
+
+def _data_facts(spec: str, data: FaceDataset, real: list[int]) -> dict:
+    """What study.json records of the real data: splits, the training view's class counts and
+    the test faces kept (those that are no copy of a training face)."""
+    names = data.class_names
+    keep = leak_free_mask(data, "test")
+    return {
+        "spec": spec,
+        "class_names": list(names),
+        "split_sizes": {s: len(data.split(s)) for s in ("train", "val", "test")},
+        "train_class_counts": dict(zip(names, real)),
+        "train_view": "train split minus a stratified 10% validation carve-out" if not data.has_split("val")
+        else "train split (the data has its own val split)",
+        "median_train_class_count": median_count(real),
+        "test_leak_free": int(keep.sum()),
+        "test_dropped_as_train_copies": int((~keep).sum()),
+    }
 
 
 def add_seeds(study_dir: str | Path, seeds: Sequence[int] = (), grow_to: int | None = None) -> tuple[int, ...]:
