@@ -25,7 +25,7 @@ from ferganaug.measure import paired_delta
 from ferganaug.study.plan import CELL_JSON, load_study
 
 PER_CLASS = ("recall", "precision", "f1")
-RANKING = ("auc", "average_precision")  # threshold-free, from the study's ranking section
+RANKING = ("auc", "average_precision", "r_precision")  # threshold-free, from the study's ranking section
 
 
 def read_results(study_dir: str | Path) -> dict:

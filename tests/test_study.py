@@ -739,7 +739,7 @@ def rebalancing_study(tmp_path_factory):
 
 
 def test_the_ranking_scores_come_from_each_cells_log_probs_and_pair_with_the_best_rebalancing(rebalancing_study):
-    from ferganaug.measure.ranking import average_precision, roc_auc
+    from ferganaug.measure.ranking import average_precision, r_precision, roc_auc
     from ferganaug.study.shift import read_log_probs
 
     results = json.loads((rebalancing_study / "results.json").read_text())
@@ -753,8 +753,9 @@ def test_the_ranking_scores_come_from_each_cells_log_probs_and_pair_with_the_bes
         by_hand[condition] = {
             "auc": [roc_auc(a["test"][:, disgust], a["test_targets"] == disgust) for a in arrays],
             "average_precision": [average_precision(a["test"][:, disgust], a["test_targets"] == disgust)
-                                  for a in arrays]}
-        for score in ("auc", "average_precision"):
+                                  for a in arrays],
+            "r_precision": [r_precision(a["test"][:, disgust], a["test_targets"] == disgust) for a in arrays]}
+        for score in ("auc", "average_precision", "r_precision"):
             assert ranking["scores"][condition]["disgust"][score]["values"] == pytest.approx(by_hand[condition][score])
     reference = ranking["vs_best_rebalancing"]["reference"]
     assert reference == results["best_rebalancing"]["condition"].removesuffix("+shift")
@@ -763,7 +764,8 @@ def test_the_ranking_scores_come_from_each_cells_log_probs_and_pair_with_the_bes
     expected = np.mean(np.subtract(by_hand["synthetic+oversample@median"]["average_precision"],
                                    by_hand[reference]["average_precision"]))
     assert change["mean_delta"] == pytest.approx(expected) and change["seeds"] == [0, 1]
-    assert "## Ranking (threshold-free)" in (rebalancing_study / "report.md").read_text()
+    report = (rebalancing_study / "report.md").read_text()
+    assert "## Ranking (threshold-free)" in report and f"R-precision against {reference}" in report
 
 
 def test_a_study_with_logit_adjust_and_synthetic_oversampling(rebalancing_study):

@@ -4,8 +4,9 @@ F1 and recall judge a model at its decision boundary, and a boundary can be move
 (:mod:`ferganaug.measure.threshold`). Ranking scores cannot be: ROC AUC is the chance that a
 random face of the class scores above a random other face, and average precision is the mean
 precision at the rank of each face of the class (the area under the precision-recall curve,
-which, unlike AUC, weighs the top of the ranking where a rare class's boundary sits). A
-condition whose ranking is no better than another's cannot beat it at every boundary. Pure
+which, unlike AUC, weighs the top of the ranking where a rare class's boundary sits), and
+R-precision is the share of the class among as many top-ranked faces as the class has (the
+precision at the one cut where precision equals recall). A condition whose ranking is no better than another's cannot beat it at every boundary. Pure
 numpy: scores and a bool mask in, numbers out; ties are shared fairly in both.
 """
 
@@ -57,3 +58,18 @@ def average_precision(scores: ArrayLike, positives: ArrayLike) -> float | None:
     seen = np.arange(1, len(s) + 1)[last_of_tie]
     gained = np.diff(np.r_[0, hits]) / n_pos
     return float(np.sum(gained * hits / seen))
+
+
+def r_precision(scores: ArrayLike, positives: ArrayLike) -> float | None:
+    """The share of positives among the ``n`` highest scores, ``n`` the number of positives; a
+    tie across the cut counts its positives in proportion to the places it gets there (the
+    expected share when the tie is broken at random). None without positives."""
+    s, p = _check(scores, positives)
+    n_pos = int(p.sum())
+    if n_pos == 0:
+        return None
+    cut = np.sort(s)[::-1][n_pos - 1]  # the n-th highest score
+    above, tied = s > cut, s == cut
+    places_in_tie = n_pos - int(above.sum())
+    hits = int(p[above].sum()) + places_in_tie * int(p[tied].sum()) / int(tied.sum())
+    return float(hits / n_pos)

@@ -1,7 +1,7 @@
 """How each condition's models rank the chosen emotions' test faces, whatever the boundary.
 
-A shifted view moves a boundary along the ranking its model already has; ROC AUC and average
-precision (:mod:`ferganaug.measure.ranking`) score that ranking itself, so they say whether
+A shifted view moves a boundary along the ranking its model already has; ROC AUC, average
+precision and R-precision (:mod:`ferganaug.measure.ranking`) score that ranking itself, so they say whether
 synthetic faces taught a recogniser something about an emotion or only moved where it draws the
 line. Scored per seed from each cell's test-split log-probabilities (a ``+shift`` view shares its
 models' ranking and gets no row of its own) and paired, seed by seed, against the models of the
@@ -11,10 +11,11 @@ best rebalancing condition.
 from __future__ import annotations
 
 from ferganaug.measure import paired_delta, summarise_seeds
-from ferganaug.measure.ranking import average_precision, roc_auc
+from ferganaug.measure.ranking import average_precision, r_precision, roc_auc
 from ferganaug.study.shift import unshifted_name
 
-SCORES = {"auc": roc_auc, "average_precision": average_precision}
+SCORES = {"auc": roc_auc, "average_precision": average_precision, "r_precision": r_precision}
+SCORE_LABELS = {"auc": "AUC", "average_precision": "average precision", "r_precision": "R-precision"}
 
 
 def cell_ranking(cell: dict, class_names: tuple[str, ...], emotions: list[str]) -> dict[str, dict[str, float | None]]:
@@ -31,7 +32,7 @@ def cell_ranking(cell: dict, class_names: tuple[str, ...], emotions: list[str]) 
 def ranking_section(cells: list[dict], order: list[str], class_names: tuple[str, ...], emotions: list[str],
                     best_condition: str | None) -> dict:
     """results.json's ``ranking``: per trained condition whose every cell kept its log-probabilities,
-    each chosen emotion's AUC and average precision over seeds, and the paired deltas against the
+    each chosen emotion's ranking scores (:data:`SCORES`) over seeds, and the paired deltas against the
     models of the best rebalancing condition (its unshifted name)."""
     by_condition: dict[str, list[dict]] = {}
     for cell in cells:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ferganaug.study.aggregate import CLASS_METRICS, aggregate
 from ferganaug.study.plan import CELL_JSON, INVOCATIONS, load_study
+from ferganaug.study.ranking import SCORE_LABELS
 from ferganaug.study.reuse import REUSED, reused_from
 from ferganaug.study.plots import RECALL_DELTAS_PNG, plot_confusions, plot_recall_deltas
 from ferganaug.study.shift import SUFFIX, attach_log_probs
@@ -291,20 +292,22 @@ def _ranking_section(results: dict) -> list[str]:
         return []
     reference = ranking["vs_best_rebalancing"]["reference"]
     deltas = ranking["vs_best_rebalancing"]["conditions"]
+    names = list(SCORE_LABELS)
     rows = []
     for condition, by_emotion in ranking["scores"].items():
         for emotion, scores in by_emotion.items():
             change = deltas.get(condition, {}).get(emotion, {})
-            rows.append([condition, emotion, _mean_std(scores["auc"]), _mean_std(scores["average_precision"]),
-                         _delta(change.get("auc")), _delta(change.get("average_precision"))])
+            rows.append([condition, emotion, *(_mean_std(scores[n]) for n in names),
+                         *(_delta(change.get(n)) for n in names)])
     against = f"against {reference}" if reference else "against the best rebalancing"
     return ["", "## Ranking (threshold-free)", "",
-            "How each condition's models rank the chosen emotion's test faces above the others: ROC AUC and "
-            "average precision (the area under the precision-recall curve), mean ± std over seeds, %. A shifted "
+            "How each condition's models rank the chosen emotion's test faces above the others: ROC AUC, "
+            "average precision (the area under the precision-recall curve) and R-precision (the share of the "
+            "emotion among as many top-ranked test faces as it has), mean ± std over seeds, %. A shifted "
             "boundary moves along this ranking and cannot change it, so these say whether a condition taught its "
             "models more about the emotion, apart from where their boundary sits.", "",
-            *_table(["condition", "emotion", "AUC", "average precision", f"AUC {against}",
-                     f"average precision {against}"], rows)]
+            *_table(["condition", "emotion", *(SCORE_LABELS[n] for n in names),
+                     *(f"{SCORE_LABELS[n]} {against}" for n in names)], rows)]
 
 
 def _shift_section(results: dict) -> list[str]:
