@@ -179,31 +179,9 @@ class Trainer:
         self.class_names = data.train.class_names
         self.folder.checkpoints_dir.mkdir(parents=True, exist_ok=True)
 
-        try:  # before anything slow: a wrong count of weights fails at once
-            weight = class_weights(data.train.class_counts(), config.class_weights) if config.class_weights else None
-        except ValueError as err:
-            names = ", ".join(self.class_names)
-            raise DataError(f"class weights {config.class_weights!r}: {err} (classes: {names})") from None
-
+        weight = self._checked_class_weight()  # before anything slow: bad data or options fail at once
         seed_everything(config.seed)
-        self.model_kwargs = dict(config.model_kwargs)
-        self.model = self._new_model(load_weights=True)
-        self.frozen_by_design = bool(getattr(self.model, "backbone_frozen", False))
-        if self.frozen_by_design and not self._pretrained_backbone():
-            log.warning("%s: no ImageNet weights, so the backbone is trained from scratch instead of frozen",
-                        config.model)
-        # torchrun's environment makes this one rank of a data-parallel job; alone, world size 1
-        self.group = join_from_environment(self.device)
-        per_rank_batch(config.batch_size, self.group)  # the recipe's batch is the global batch
-        self.path, self.probe = broadcast_object(choose_path(
-            lambda: self._new_model(load_weights=False), self.device, config.batch_size, config.precision,
-            num_classes=len(self.class_names),
-        ), self.group)  # every rank on rank 0's measured path
-        self.model = self.path.prepare_model(self.model.to(self.device))
-        if config.sync_batchnorm:
-            self.model = synchronised_batchnorm(self.model, self.group, self.device)
-        self.net = data_parallel(self.model, self.group, self.device)
-
+        self._build_model()
         self.loss_weight = None if weight is None else weight.to(self.device)
         self.logit_shift = self._logit_shift()
         row_weight = data.row_weights()
@@ -211,9 +189,6 @@ class Trainer:
         self.sample_generator = make_generator(config.seed)
         # each rank augments its own shard with its own stream; rank 0's is the single-process one
         self.augment_generator = make_generator(config.seed + 1 + 7919 * self.group.rank)
-        if config.real_finish_epochs and not data.synthetic.any():
-            raise DataError("real_finish_epochs finishes on real faces after synthetic ones, but the training "
-                            "data has no synthetic faces (give a synthetic folder)")
         self.sampler = self._sampler(config.synthetic_share)
         # The real finish draws as many batches as the other epochs (the schedules count on
         # it), with every emotion's draws on its real faces.
@@ -230,6 +205,41 @@ class Trainer:
         self.train_labels = data.train.labels.to(self.device)
 
     # -- construction -------------------------------------------------------------------------
+    def _checked_class_weight(self) -> torch.Tensor | None:
+        """The loss's class weights (None without), after checking that the options fit the data."""
+        config = self.config
+        if config.real_finish_epochs and not self.data.synthetic.any():
+            raise DataError("real_finish_epochs finishes on real faces after synthetic ones, but the training "
+                            "data has no synthetic faces (give a synthetic folder)")
+        if not config.class_weights:
+            return None
+        try:
+            return class_weights(self.data.train.class_counts(), config.class_weights)
+        except ValueError as err:
+            names = ", ".join(self.class_names)
+            raise DataError(f"class weights {config.class_weights!r}: {err} (classes: {names})") from None
+
+    def _build_model(self) -> None:
+        """The model on the measured-fastest numeric path, joined to the process group when
+        torchrun started this one (alone: world size 1)."""
+        config = self.config
+        self.model_kwargs = dict(config.model_kwargs)
+        self.model = self._new_model(load_weights=True)
+        self.frozen_by_design = bool(getattr(self.model, "backbone_frozen", False))
+        if self.frozen_by_design and not self._pretrained_backbone():
+            log.warning("%s: no ImageNet weights, so the backbone is trained from scratch instead of frozen",
+                        config.model)
+        self.group = join_from_environment(self.device)
+        per_rank_batch(config.batch_size, self.group)  # the recipe's batch is the global batch
+        self.path, self.probe = broadcast_object(choose_path(
+            lambda: self._new_model(load_weights=False), self.device, config.batch_size, config.precision,
+            num_classes=len(self.class_names),
+        ), self.group)  # every rank on rank 0's measured path
+        self.model = self.path.prepare_model(self.model.to(self.device))
+        if config.sync_batchnorm:
+            self.model = synchronised_batchnorm(self.model, self.group, self.device)
+        self.net = data_parallel(self.model, self.group, self.device)
+
     def _sampler(self, synthetic_share: float | None) -> BatchSampler:
         return BatchSampler(
             self.data.train.labels, self.config.batch_size, self.sample_generator,
