@@ -16,6 +16,7 @@ evaluation can tell "no split named" from "only a train split named" and read ev
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ferganaug.data.cache import cached_read, tree_fingerprint
@@ -51,64 +52,80 @@ def _is_split_tree(subdirs: list[Path]) -> bool:
     return any(split_from_name(d.name) for d in subdirs)
 
 
-def scan_image_tree(root: Path, skip_bad: bool) -> tuple[list[Path], list[int], list[str], int, int, list[str]]:
-    """Walk a tree: (paths, labels, splits, ignored file count, skipped count, skip reasons)."""
+@dataclass
+class ImageTree:
+    """What :func:`scan_image_tree` found: one entry per image file, in path order, and what it left out."""
+
+    paths: list[str] = field(default_factory=list)
+    labels: list[int] = field(default_factory=list)
+    splits: list[int] = field(default_factory=list)
+    ignored: int = 0  # files that are not images, or sit outside an emotion folder
+    skipped: int = 0  # files under folders skipped with skip_bad
+    skip_reasons: list[str] = field(default_factory=list)
+
+
+def scan_image_tree(root: Path, skip_bad: bool) -> ImageTree:
+    """Walk a tree of ``root/<emotion>/*`` or ``root/<split>/<emotion>/*``; a folder whose name is
+    not a split or an emotion is a DataError, or with ``skip_bad`` skipped with all its files."""
     subdirs = _subdirs(root)
     if not subdirs:
         raise DataError(
             f"{root}: no sub-folders; expected root/<emotion>/* or root/<split>/<emotion>/* "
             f"(emotions: {', '.join(EMOTIONS)})"
         )
-    skipped: list[str] = []
-    n_skipped = 0
+    tree = ImageTree()
 
     def skip_folder(folder: Path, msg: str) -> None:
-        nonlocal n_skipped
         if not skip_bad:
             raise DataError(msg) from None
         n_files = sum(len(f) for _, _, f in os.walk(folder))
-        n_skipped += n_files
-        skipped.append(msg + f" - skipped {n_files} files")
+        tree.skipped += n_files
+        tree.skip_reasons.append(msg + f" - skipped {n_files} files")
 
-    split_dirs: list[tuple[str, Path]] = []
-    if _is_split_tree(subdirs):
-        for d in subdirs:
-            split = split_from_name(d.name)
-            if split is None:
-                skip_folder(d, f"{d}: unknown split folder '{d.name}'; expected one of "
-                               f"{accepted_split_names()} (case-insensitive)")
-                continue
-            split_dirs.append((split, d))
-    else:
-        split_dirs.append(("train", root))
-
-    paths: list[str] = []
-    labels: list[int] = []
-    splits: list[int] = []
-    ignored = 0
-    for split, sdir in split_dirs:
-        for edir in _subdirs(sdir):
+    for split, split_dir in _split_folders(root, subdirs, skip_folder):
+        for emotion_dir in _subdirs(split_dir):
             try:
-                label = EMOTION_INDEX[canonical_name(edir.name)]
+                label = EMOTION_INDEX[canonical_name(emotion_dir.name)]
             except UnknownEmotionError as exc:
-                skip_folder(edir, f"{edir}: emotion folder name not recognised: {exc}")
+                skip_folder(emotion_dir, f"{emotion_dir}: emotion folder name not recognised: {exc}")
                 continue
-            for dirpath, dirnames, filenames in os.walk(edir):
-                dirnames[:] = sorted(n for n in dirnames if not n.startswith("."))
-                for name in sorted(filenames):
-                    if is_image_file(name):
-                        paths.append(os.path.join(dirpath, name))
-                        labels.append(label)
-                        splits.append(SPLIT_INDEX[split])
-                    else:
-                        ignored += 1
+            _add_images(tree, emotion_dir, label, SPLIT_INDEX[split])
         # loose files directly in a split folder (or root) are not labelled
-        ignored += sum(1 for p in sdir.iterdir() if p.is_file())
-    return paths, labels, splits, ignored, n_skipped, skipped
+        tree.ignored += sum(1 for p in split_dir.iterdir() if p.is_file())
+    return tree
+
+
+def _split_folders(root: Path, subdirs: list[Path], skip_folder) -> list[tuple[str, Path]]:
+    """(split, folder) pairs: every sub-folder of a split tree, or root itself as 'train'."""
+    if not _is_split_tree(subdirs):
+        return [("train", root)]
+    folders = []
+    for d in subdirs:
+        split = split_from_name(d.name)
+        if split is None:
+            skip_folder(d, f"{d}: unknown split folder '{d.name}'; expected one of "
+                           f"{accepted_split_names()} (case-insensitive)")
+            continue
+        folders.append((split, d))
+    return folders
+
+
+def _add_images(tree: ImageTree, emotion_dir: Path, label: int, split: int) -> None:
+    """Every image file below ``emotion_dir`` (hidden folders left out), in sorted order."""
+    for dirpath, dirnames, filenames in os.walk(emotion_dir):
+        dirnames[:] = sorted(n for n in dirnames if not n.startswith("."))
+        for name in sorted(filenames):
+            if is_image_file(name):
+                tree.paths.append(os.path.join(dirpath, name))
+                tree.labels.append(label)
+                tree.splits.append(split)
+            else:
+                tree.ignored += 1
 
 
 def _build(root: Path, skip_bad: bool, threads: int | None, source: str, detect: str | None) -> FaceDataset:
-    paths, labels, splits, ignored, n_skipped, skipped = scan_image_tree(root, skip_bad)
+    tree = scan_image_tree(root, skip_bad)
+    paths = tree.paths
     if not paths:
         raise DataError(
             f"{root}: no image files found in its emotion folders "
@@ -123,17 +140,16 @@ def _build(root: Path, skip_bad: bool, threads: int | None, source: str, detect:
             raise bad_images_error([msg for _, msg in failures])
     else:
         images, ok, failures = load_face_images(paths, skip_bad=skip_bad, threads=threads)
-    n_skipped += len(failures)
-    skipped.extend(msg for _, msg in failures)
+    skipped = tree.skip_reasons + [msg for _, msg in failures]
     if not ok:
         raise DataError(f"{root}: none of the {len(paths)} image files could be read; first: {failures[0][1]}")
-    return dataset_from_images(images, ok, labels, splits, source=source, info={
+    return dataset_from_images(images, ok, tree.labels, tree.splits, source=source, info={
         "reader": "folder",
         "path": str(root),
         UNSPLIT: not _is_split_tree(_subdirs(root)),
         "rows": len(ok),
-        "ignored_files": ignored,
-        "skipped": n_skipped,
+        "ignored_files": tree.ignored,
+        "skipped": tree.skipped + len(failures),
         "skipped_examples": skipped[:MAX_SKIP_EXAMPLES],
         "detector": detect,
         "no_face": len(no_face),

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -49,65 +50,93 @@ def _int_or(value, default: int = -1) -> int:
     return default
 
 
-def _parse_manifest(root: Path, skip_bad: bool):
+@dataclass
+class _Listing:
+    """The usable rows of a manifest, in line order, and what it left out."""
+
+    files: list[str] = field(default_factory=list)  # resolved paths
+    labels: list[int] = field(default_factory=list)
+    seeds: list[int] = field(default_factory=list)
+    steps: list[int] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)  # manifest line of each row, for error messages
+    generators: set[str] = field(default_factory=set)
+    unlisted: int = 0  # images in the tree that no line lists
+    n_bad: int = 0
+    bad: list[str] = field(default_factory=list)
+
+
+def _parse_manifest(root: Path, skip_bad: bool) -> _Listing:
     mpath = root / MANIFEST
-    files, labels, seeds, steps, lines = [], [], [], [], []
-    generators: set[str] = set()
-    bad = BadRows(skip_bad)
-    seen: dict[str, int] = {}
     try:
         text = mpath.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"{mpath}: cannot read manifest ({exc})") from None
+    listing = _Listing()
+    bad = BadRows(skip_bad)
+    seen: dict[str, int] = {}  # resolved path -> its first line
     for line_no, raw in enumerate(text.splitlines(), start=1):
         if not raw.strip():
             continue
-        reason = None
-        try:
-            obj = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            obj, reason = None, f"not valid JSON ({exc.msg}); expected one JSON object per line"
-        if reason is None and not isinstance(obj, dict):
-            reason = "expected a JSON object with keys file, emotion, source, seed, generator, step"
-        rel = obj.get("file") if reason is None else None
-        if reason is None and (not isinstance(rel, str) or not rel.strip()):
-            reason = "missing or empty 'file'; expected the image path relative to the folder"
-        if reason is None:
-            full = (root / rel).resolve()
-            emo = obj.get("emotion", Path(rel).parent.name)
-            try:
-                label = EMOTION_INDEX[canonical_name(str(emo))]
-            except UnknownEmotionError as exc:
-                reason = f"key emotion: {exc}"
-            if reason is None and str(full) in seen:
-                reason = f"file {rel!r} is listed twice (first on line {seen[str(full)]})"
-            if reason is None and not full.is_file():
-                reason = f"listed file {root / rel} does not exist"
-        if reason is not None:
-            bad.add(f"{mpath}, line {line_no}: {reason}")
+        row = _manifest_row(root, raw, seen)
+        if isinstance(row, str):
+            bad.add(f"{mpath}, line {line_no}: {row}")
             continue
-        seen[str(full)] = line_no
-        files.append(str(full))
-        labels.append(label)
-        seeds.append(_int_or(obj.get("seed")))
-        steps.append(_int_or(obj.get("step")))
-        lines.append(line_no)
+        obj, full, label = row
+        seen[full] = line_no
+        listing.files.append(full)
+        listing.labels.append(label)
+        listing.seeds.append(_int_or(obj.get("seed")))
+        listing.steps.append(_int_or(obj.get("step")))
+        listing.lines.append(line_no)
         if obj.get("generator") is not None:
-            generators.add(str(obj["generator"]))
+            listing.generators.add(str(obj["generator"]))
+    listing.unlisted = _count_unlisted(root, seen)
+    listing.n_bad, listing.bad = bad.count, bad.examples
+    return listing
+
+
+def _manifest_row(root: Path, raw: str, seen: dict[str, int]) -> tuple[dict, str, int] | str:
+    """One manifest line as (object, resolved file, label), or the reason it is unusable."""
+    try:
+        obj = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        return f"not valid JSON ({exc.msg}); expected one JSON object per line"
+    if not isinstance(obj, dict):
+        return "expected a JSON object with keys file, emotion, source, seed, generator, step"
+    rel = obj.get("file")
+    if not isinstance(rel, str) or not rel.strip():
+        return "missing or empty 'file'; expected the image path relative to the folder"
+    full = (root / rel).resolve()
+    try:
+        label = EMOTION_INDEX[canonical_name(str(obj.get("emotion", Path(rel).parent.name)))]
+    except UnknownEmotionError as exc:
+        return f"key emotion: {exc}"
+    if str(full) in seen:
+        return f"file {rel!r} is listed twice (first on line {seen[str(full)]})"
+    if not full.is_file():
+        return f"listed file {root / rel} does not exist"
+    return obj, str(full), label
+
+
+def _count_unlisted(root: Path, listed: dict[str, int]) -> int:
+    """Image files under root (hidden folders left out) that the manifest does not list."""
     unlisted = 0
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         for name in filenames:
-            if is_image_file(name) and str(Path(dirpath, name).resolve()) not in seen:
+            if is_image_file(name) and str(Path(dirpath, name).resolve()) not in listed:
                 unlisted += 1
-    return files, labels, seeds, steps, lines, sorted(generators), unlisted, bad.count, bad.examples
+    return unlisted
 
 
 def _build(root: Path, skip_bad: bool, threads: int | None, source: str) -> FaceDataset:
     mpath = root / MANIFEST
     if mpath.is_file():
-        files, labels, seeds, steps, lines, generators, unlisted, n_bad, bad = _parse_manifest(root, skip_bad)
-        where = [f"{mpath}, line {n}: " for n in lines]
+        listing = _parse_manifest(root, skip_bad)
+        files, labels, seeds, steps, n_bad, bad = (listing.files, listing.labels, listing.seeds, listing.steps,
+                                                   listing.n_bad, listing.bad)
+        generators, unlisted = sorted(listing.generators), listing.unlisted
+        where = [f"{mpath}, line {n}: " for n in listing.lines]
         if not files:
             raise DataError(f"{mpath}: lists no usable images" + (f" (first problem: {bad[0]})" if bad else
                             "; expected one JSON object per image"))
@@ -116,7 +145,8 @@ def _build(root: Path, skip_bad: bool, threads: int | None, source: str) -> Face
         if not has_images:
             raise DataError(f"{root}: empty synthetic folder (no {MANIFEST} and no images); expected "
                             f"<emotion>/*.png written by 'fergan synthesize'")
-        files, labels, _, _, n_bad, bad = scan_image_tree(root, skip_bad)
+        tree = scan_image_tree(root, skip_bad)
+        files, labels, n_bad, bad = tree.paths, tree.labels, tree.skipped, tree.skip_reasons
         seeds = steps = [-1] * len(files)
         generators, unlisted, where = [], 0, [""] * len(files)
         if not files:

@@ -45,7 +45,7 @@ def _missing(ax, x, values, text="n/a") -> None:
             ax.text(xi, 0, text, ha="center", va="bottom", fontsize=7, color="grey", rotation=90)
 
 
-def plot_metrics(report: dict, grid: SampleGrid, path: str | Path) -> None:
+def plot_metrics(report: dict, grid: SampleGrid | None, path: str | Path) -> None:
     emotions = list(report["per_emotion"])
     rows = list(report["per_emotion"].values())
     x = np.arange(len(emotions))
@@ -54,50 +54,18 @@ def plot_metrics(report: dict, grid: SampleGrid, path: str | Path) -> None:
     if grid is not None:
         _grid_panel(fig.add_subplot(spec[0, :]), grid)
     bottom = 1 if grid is not None else 0
-
-    ax = fig.add_subplot(spec[bottom, 0])
-    hit = _values(rows, lambda r: r["hit_rate"]) * 100
-    recall = _values(rows, lambda r: r["evaluator_recall_on_real"]) * 100
-    ax.bar(x - 0.2, hit, 0.4, label="hit rate (synthetic)")
-    ax.bar(x + 0.2, recall, 0.4, label="evaluator recall (real test)", color="grey")
-    _missing(ax, x + 0.2, recall)
-    ax.set(ylim=(0, 125), ylabel="%", title="target hit rate vs real recall")
-
-    ax_kid = fig.add_subplot(spec[bottom, 1])
-    kid = _values(rows, lambda r: r["kid"]["value"])
-    floor = _values(rows, lambda r: r["kid"]["floor"])
-    ax_kid.bar(x, kid, 0.6, label="synthetic vs real test", color="tab:orange")
-    ax_kid.hlines(floor, x - 0.35, x + 0.35, colors="black", linewidth=2, label="floor: real train vs real test")
-    _missing(ax_kid, x, kid)
-    ax_kid.set(ylabel="KID", title="KID (evaluator features)")
-
-    ax_pix = fig.add_subplot(spec[bottom, 2])
-    change = _values(rows, lambda r: r["pixel_change"])
-    bars = [("change from source", change, "tab:blue")]
-    if any("mae_vs_truth" in r for r in rows):
-        bars += [("MAE vs ground truth", _values(rows, lambda r: r.get("mae_vs_truth")), "tab:green"),
-                 ("MAE source vs ground truth", _values(rows, lambda r: r.get("mae_source_vs_truth")), "grey")]
-    width = 0.8 / len(bars)
-    for i, (label, values, colour) in enumerate(bars):
-        ax_pix.bar(x - 0.4 + width * (i + 0.5), values, width, label=label, color=colour)
-    _missing(ax_pix, x, change)
-    top = max([np.nanmax(v) for _, v, _ in bars if not np.isnan(v).all()] or [1.0]) or 1.0
-    ax_pix.set_ylim(0, top * 1.6)  # room for the legends
-    ax_mask = None
-    if any("mask_area" in r for r in rows):
-        ax_mask = ax_pix.twinx()
-        ax_mask.plot(x, _values(rows, lambda r: r.get("mask_area")) * 100, "k^", label="mask area (right axis)")
-        ax_mask.set(ylim=(0, 100), ylabel="mask area (%)")
-    ax_pix.set(ylabel="mean |grey-level difference|", title="identity: pixel change")
-
-    for a in (ax, ax_kid, ax_pix):
-        a.set_xticks(x, emotions, rotation=30, ha="right", fontsize=8)
-        a.set_xlabel("target emotion", fontsize=8)
-        a.grid(axis="y", alpha=0.3)
-        a.legend(fontsize=7, loc="upper right")
+    panels = [fig.add_subplot(spec[bottom, column]) for column in range(3)]
+    _hit_rate_panel(panels[0], x, rows)
+    _kid_panel(panels[1], x, rows)
+    ax_mask = _pixel_change_panel(panels[2], x, rows)
+    for ax in panels:
+        ax.set_xticks(x, emotions, rotation=30, ha="right", fontsize=8)
+        ax.set_xlabel("target emotion", fontsize=8)
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(fontsize=7, loc="upper right")
     if ax_mask is not None:  # one legend on the twin, drawn last: two legends overlapped
-        ax_pix.get_legend().remove()
-        ax_mask.legend(handles=ax_pix.get_legend_handles_labels()[0] + ax_mask.get_legend_handles_labels()[0],
+        panels[2].get_legend().remove()
+        ax_mask.legend(handles=panels[2].get_legend_handles_labels()[0] + ax_mask.get_legend_handles_labels()[0],
                        fontsize=7, loc="upper right")
     s = report["summary"]
     fig.suptitle(f"fergan evaluate ({report.get('kind', 'generator')}): mean hit rate "
@@ -107,6 +75,47 @@ def plot_metrics(report: dict, grid: SampleGrid, path: str | Path) -> None:
     fig.savefig(buffer, format="png", dpi=90)
     plt.close(fig)
     atomic_write_bytes(path, buffer.getvalue())
+
+
+def _hit_rate_panel(ax, x: np.ndarray, rows: list[dict]) -> None:
+    hit = _values(rows, lambda r: r["hit_rate"]) * 100
+    recall = _values(rows, lambda r: r["evaluator_recall_on_real"]) * 100
+    ax.bar(x - 0.2, hit, 0.4, label="hit rate (synthetic)")
+    ax.bar(x + 0.2, recall, 0.4, label="evaluator recall (real test)", color="grey")
+    _missing(ax, x + 0.2, recall)
+    ax.set(ylim=(0, 125), ylabel="%", title="target hit rate vs real recall")
+
+
+def _kid_panel(ax, x: np.ndarray, rows: list[dict]) -> None:
+    kid = _values(rows, lambda r: r["kid"]["value"])
+    floor = _values(rows, lambda r: r["kid"]["floor"])
+    ax.bar(x, kid, 0.6, label="synthetic vs real test", color="tab:orange")
+    ax.hlines(floor, x - 0.35, x + 0.35, colors="black", linewidth=2, label="floor: real train vs real test")
+    _missing(ax, x, kid)
+    ax.set(ylabel="KID", title="KID (evaluator features)")
+
+
+def _pixel_change_panel(ax, x: np.ndarray, rows: list[dict]):
+    """Change from the source (and, on built-in data, the error against the true render);
+    returns the twin axis of the edit mask's area when the generator has a mask, else None."""
+    change = _values(rows, lambda r: r["pixel_change"])
+    bars = [("change from source", change, "tab:blue")]
+    if any("mae_vs_truth" in r for r in rows):
+        bars += [("MAE vs ground truth", _values(rows, lambda r: r.get("mae_vs_truth")), "tab:green"),
+                 ("MAE source vs ground truth", _values(rows, lambda r: r.get("mae_source_vs_truth")), "grey")]
+    width = 0.8 / len(bars)
+    for i, (label, values, colour) in enumerate(bars):
+        ax.bar(x - 0.4 + width * (i + 0.5), values, width, label=label, color=colour)
+    _missing(ax, x, change)
+    top = max([np.nanmax(v) for _, v, _ in bars if not np.isnan(v).all()] or [1.0]) or 1.0
+    ax.set_ylim(0, top * 1.6)  # room for the legends
+    ax_mask = None
+    if any("mask_area" in r for r in rows):
+        ax_mask = ax.twinx()
+        ax_mask.plot(x, _values(rows, lambda r: r.get("mask_area")) * 100, "k^", label="mask area (right axis)")
+        ax_mask.set(ylim=(0, 100), ylabel="mask area (%)")
+    ax.set(ylabel="mean |grey-level difference|", title="identity: pixel change")
+    return ax_mask
 
 
 CHANGE_RANGE = 40  # grey levels at the ends of the colour scale; the largest true changes reach it
