@@ -843,3 +843,17 @@ def test_fer_classify_train_weighs_synthetic_faces_and_resumes_with_the_weight(t
     monkeypatch.setattr(workflow, "Trainer", Spy)
     workflow.resume_training(run_dir, progress=False)
     assert seen == {"weight": 0.25, "rows": 5, "share": 0.5}  # --resume rebuilds the weights from config.json
+
+
+def test_a_study_config_names_its_emotions_canonically_and_refuses_bad_seeds():
+    config = StudyConfig(data=TINY, conditions=("baseline",), model="basic-cnn", emotions=("Fearful", "anger"),
+                         seeds=[2, 0])
+    assert config.emotions == ("angry", "fear") and config.seeds == (2, 0)
+    for seeds, message in (([], "at least one seed"), ([1, 1], r"distinct, got \[1, 1\]"),
+                           ([0, -1], r">= 0, got \[0, -1\]")):
+        with pytest.raises(StudyError, match=message):
+            StudyConfig(data=TINY, conditions=("baseline",), model="basic-cnn", seeds=seeds)
+    with pytest.raises(StudyError, match="no emotion chosen"):
+        StudyConfig(data=TINY, conditions=("baseline",), model="basic-cnn", emotions=())
+    with pytest.raises(StudyError, match="grumpy"):
+        StudyConfig(data=TINY, conditions=("baseline",), model="basic-cnn", emotions=("grumpy",))

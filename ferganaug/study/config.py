@@ -46,6 +46,28 @@ def study_budget(preset: str | None, given: dict[str, Any]) -> dict[str, Any]:
             for name in BUDGET_FIELDS}
 
 
+def _canonical_emotions(emotions) -> tuple[str, ...]:
+    """The chosen emotions under their canonical names, in EMOTIONS order; at least one."""
+    try:
+        chosen = {canonical_name(e) for e in emotions}
+    except UnknownEmotionError as err:
+        raise StudyError(str(err)) from None
+    if not chosen:
+        raise StudyError(f"no emotion chosen for synthetic faces; expected some of {', '.join(EMOTIONS)}")
+    return tuple(e for e in EMOTIONS if e in chosen)
+
+
+def _checked_seeds(seeds) -> tuple[int, ...]:
+    seeds = tuple(int(s) for s in seeds)
+    if not seeds:
+        raise StudyError("at least one seed is needed (--seeds N >= 1)")
+    if len(set(seeds)) != len(seeds):
+        raise StudyError(f"seeds must be distinct, got {list(seeds)}")
+    if any(s < 0 for s in seeds):
+        raise StudyError(f"seeds must be >= 0, got {list(seeds)}")
+    return seeds
+
+
 @dataclass(frozen=True)
 class StudyConfig:
     """What to compare, on what data, with what training budget."""
@@ -79,25 +101,9 @@ class StudyConfig:
         set_ = object.__setattr__
         set_(self, "conditions", parse_conditions(self.conditions))
         set_(self, "amounts", tuple(a.label for a in parse_amounts(self.amounts)))
-        try:
-            chosen = {canonical_name(e) for e in self.emotions}
-        except UnknownEmotionError as err:
-            raise StudyError(str(err)) from None
-        if not chosen:
-            raise StudyError(f"no emotion chosen for synthetic faces; expected some of {', '.join(EMOTIONS)}")
-        set_(self, "emotions", tuple(e for e in EMOTIONS if e in chosen))
-        seeds = tuple(int(s) for s in self.seeds)
-        if not seeds:
-            raise StudyError("at least one seed is needed (--seeds N >= 1)")
-        if len(set(seeds)) != len(seeds):
-            raise StudyError(f"seeds must be distinct, got {list(seeds)}")
-        if any(s < 0 for s in seeds):
-            raise StudyError(f"seeds must be >= 0, got {list(seeds)}")
-        set_(self, "seeds", seeds)
-        if self.synthetic is None and any(c in SYNTHETIC_CONDITIONS for c in self.conditions):
-            wanted = [c for c in self.conditions if c in SYNTHETIC_CONDITIONS]
-            raise StudyError(f"condition(s) {', '.join(wanted)} need --synthetic DIR, a folder written by "
-                             "fergan synthesize")
+        set_(self, "emotions", _canonical_emotions(self.emotions))
+        set_(self, "seeds", _checked_seeds(self.seeds))
+        self._check_synthetic_options()
         if self.model not in list_models():
             raise StudyError(f"unknown model '{self.model}'; expected one of {', '.join(list_models())}")
         try:
@@ -106,6 +112,16 @@ class StudyConfig:
             raise StudyError(f"--device {self.device}: {err}") from None
         if self.n_boot < 1:
             raise StudyError(f"n_boot must be at least 1, got {self.n_boot}")
+        if self.shift not in SHIFT_OBJECTIVES:
+            raise StudyError(f"--shift {self.shift}: expected one of {', '.join(SHIFT_OBJECTIVES)}")
+        self.train_config(self.seeds[0])  # TrainConfig validates epochs, scheduler, augment ...
+
+    def _check_synthetic_options(self) -> None:
+        """The options that steer synthetic faces: in range, and only where a condition uses them."""
+        if self.synthetic is None and self.uses_synthetic:
+            wanted = [c for c in self.conditions if c in SYNTHETIC_CONDITIONS]
+            raise StudyError(f"condition(s) {', '.join(wanted)} need --synthetic DIR, a folder written by "
+                             "fergan synthesize")
         if not 0 <= self.synthetic_share <= 1:  # also refuses nan
             raise StudyError(f"--synthetic-share must be in [0, 1], got {self.synthetic_share}")
         if self.real_finish_epochs:
@@ -119,9 +135,6 @@ class StudyConfig:
             raise StudyError(f"--synthetic-weight must be a finite number >= 0, got {self.synthetic_weight}")
         if self.synthetic_weight != 1.0 and not self.uses_synthetic:
             raise StudyError("--synthetic-weight weighs synthetic faces, but no synthetic condition is in --conditions")
-        if self.shift not in SHIFT_OBJECTIVES:
-            raise StudyError(f"--shift {self.shift}: expected one of {', '.join(SHIFT_OBJECTIVES)}")
-        self.train_config(self.seeds[0])  # TrainConfig validates epochs, scheduler, augment ...
 
     @property
     def uses_synthetic(self) -> bool:
