@@ -231,12 +231,7 @@ def synthesize(
     filt = load_filter(filter_classifier, train, emotions) if filter_classifier is not None else None
     job = _Job(out, gen, train, pool, spec, seed, filt)
     with writer_lock(out):
-        swept = sweep_temp_files(out)
-        torn = repair_torn_tail(out)
-        if swept:
-            log.warning("%s: removed %d temporary files of an interrupted run", out, swept)
-        if torn:
-            log.warning("%s: moved a torn last manifest line (%d bytes) to manifest.jsonl.torn", out, torn)
+        _repair_interrupted_run(out)
         done = _manifest_state(out, gen, seed, filt)
         try:
             results = _write_faces(job, emotions, n, done, batch_size, progress)
@@ -248,12 +243,27 @@ def synthesize(
     summary = {"out": str(out), "written": {e: r.written for e, r in results.items()},
                "already_there": {e: done.images[e] for e in emotions}}
     if filt is not None:
-        summary["filter"] = {"path": filt.path, "sha256": filt.digest, "per_emotion": {
-            e: {"threshold": filt.thresholds[e], "candidates": r.candidates, "accepted": r.written,
-                "acceptance_rate": r.written / r.candidates if r.candidates else None,
-                "complete": done.images[e] + r.written >= n}
-            for e, r in results.items()}}
+        summary["filter"] = _filter_summary(filt, results, done, n)
     return summary
+
+
+def _repair_interrupted_run(out: Path) -> None:
+    """Leave only whole faces and whole manifest lines behind an interrupted run."""
+    swept = sweep_temp_files(out)
+    torn = repair_torn_tail(out)
+    if swept:
+        log.warning("%s: removed %d temporary files of an interrupted run", out, swept)
+    if torn:
+        log.warning("%s: moved a torn last manifest line (%d bytes) to manifest.jsonl.torn", out, torn)
+
+
+def _filter_summary(filt: SynthesisFilter, results: dict[str, _Written], done: _Done, n: int) -> dict:
+    """Each emotion's threshold and this run's acceptance rate."""
+    return {"path": filt.path, "sha256": filt.digest, "per_emotion": {
+        e: {"threshold": filt.thresholds[e], "candidates": r.candidates, "accepted": r.written,
+            "acceptance_rate": r.written / r.candidates if r.candidates else None,
+            "complete": done.images[e] + r.written >= n}
+        for e, r in results.items()}}
 
 
 @dataclass(frozen=True)
