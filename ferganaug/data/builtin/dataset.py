@@ -30,33 +30,13 @@ def builtin_dataset(
     ``info["intensities"]`` and ``info["nuisance_seeds"]`` (see ``render_counterparts``).
     """
     sizes = {"train": train, "val": val, "test": test}
-    for name, size in sizes.items():
-        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 0:
-            raise ValueError(f"{name} must be a non-negative integer, got {size!r}")
-    if sum(sizes.values()) == 0:
-        raise ValueError("the builtin dataset needs at least one face (train + val + test > 0)")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    if distribution not in DISTRIBUTIONS:
-        raise ValueError(f"unknown distribution '{distribution}'; expected one of {', '.join(DISTRIBUTIONS)}")
+    _check_options(sizes, seed, distribution)
     counts = FER2013_TRAIN_COUNTS if distribution == "fer2013" else (1,) * NUM_EMOTIONS
-    weights = np.asarray(counts, dtype=np.float64)
-
     rng = np.random.default_rng([int(seed), _DATASET_SALT])
-    id_counts = [math.ceil(size / FACES_PER_IDENTITY) for size in sizes.values()]
-    id_pool = _distinct_ids(rng, sum(id_counts))
-    labels, identities, splits = [], [], []
-    start = 0
-    for k, (size, n_ids) in enumerate(zip(sizes.values(), id_counts)):
-        ids = id_pool[start:start + n_ids]
-        start += n_ids
-        labels.append(rng.permutation(np.repeat(np.arange(NUM_EMOTIONS), class_counts(size, weights))))
-        # Each person appears about FACES_PER_IDENTITY times with a mix of expressions.
-        identities.append(rng.permutation(np.resize(ids, size)))
-        splits.append(np.full(size, k, dtype=np.int8))
+    labels, identities, splits = _split_rows(rng, list(sizes.values()), np.asarray(counts, dtype=np.float64))
     n = sum(sizes.values())
-    label = torch.from_numpy(np.concatenate(labels).astype(np.int64))
-    identity = torch.from_numpy(np.concatenate(identities).astype(np.int64))
+    label = torch.from_numpy(labels.astype(np.int64))
+    identity = torch.from_numpy(identities.astype(np.int64))
     # Uniform strength: a good share of subtle faces sit close to neutral and to neighbouring
     # classes, which is what keeps a CNN well short of 100% (as on real data).
     intensities = torch.from_numpy(rng.uniform(*INTENSITY_RANGE, size=n).astype(np.float32))
@@ -64,7 +44,7 @@ def builtin_dataset(
     return FaceDataset(
         images=render(identity, label, intensities, seeds, nuisance=True),
         labels=label,
-        splits=torch.from_numpy(np.concatenate(splits)),
+        splits=torch.from_numpy(splits),
         identities=identity,
         class_names=EMOTIONS,
         source="builtin",
@@ -77,6 +57,36 @@ def builtin_dataset(
             "nuisance_seeds": seeds,
         },
     )
+
+
+def _check_options(sizes: dict[str, int], seed: int, distribution: str) -> None:
+    for name, size in sizes.items():
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 0:
+            raise ValueError(f"{name} must be a non-negative integer, got {size!r}")
+    if sum(sizes.values()) == 0:
+        raise ValueError("the builtin dataset needs at least one face (train + val + test > 0)")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if distribution not in DISTRIBUTIONS:
+        raise ValueError(f"unknown distribution '{distribution}'; expected one of {', '.join(DISTRIBUTIONS)}")
+
+
+def _split_rows(rng: np.random.Generator, sizes: list[int],
+                weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(label, identity, split index) per row, split after split: each split has the class
+    proportions of ``weights`` and people of its own."""
+    id_counts = [math.ceil(size / FACES_PER_IDENTITY) for size in sizes]
+    id_pool = _distinct_ids(rng, sum(id_counts))
+    labels, identities, splits = [], [], []
+    start = 0
+    for k, (size, n_ids) in enumerate(zip(sizes, id_counts)):
+        ids = id_pool[start:start + n_ids]
+        start += n_ids
+        labels.append(rng.permutation(np.repeat(np.arange(NUM_EMOTIONS), class_counts(size, weights))))
+        # Each person appears about FACES_PER_IDENTITY times with a mix of expressions.
+        identities.append(rng.permutation(np.resize(ids, size)))
+        splits.append(np.full(size, k, dtype=np.int8))
+    return np.concatenate(labels), np.concatenate(identities), np.concatenate(splits)
 
 
 def class_counts(size: int, weights: np.ndarray) -> np.ndarray:
