@@ -79,7 +79,12 @@ def test_the_script_reproduces_the_cells_and_bounds_them(tmp_path, capsys):
         # The test-tuned bias is a maximum over a grid that holds 0: never below the cell's own F1.
         assert views["shifted (test)"]["f1"] >= views["as trained"]["f1"]
     text = report.read_text()
-    assert "| oversample | shifted (val) |" in text and "| oversample | as trained | 2 |" in text
+    assert "| oversample | shifted (val) |" in text and "| oversample | as trained | shifted (val) | 2 |" in text
+    # Its bound against its own validation-tuned boundary: the test-tuned bias is the best on the test split.
+    bound_row = next(line for line in text.splitlines()
+                     if line.startswith("| oversample | shifted (test), a bound | shifted (val) | 2 |"))
+    assert bound_row.split(" | ")[5].startswith("+")  # the disgust F1 delta
+    assert "| oversample | shifted (test), a bound | shifted (test) |" not in text  # never against itself
     macro = _script().main([str(study_dir), "--objective", "macro_f1"])
     assert macro.name == "threshold-macro_f1.md" and report.read_text() == text  # one file per objective
     with pytest.raises(SystemExit):
