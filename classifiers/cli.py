@@ -260,6 +260,11 @@ def evaluate_command(checkpoint, data, split, tta, batch_size, precision, device
         click.echo(json_text(report))
         return
     click.echo(f"{report['model']} on {_evaluated_rows(report)}")
+    if "decision_bias" in report:
+        moved = report["decision_bias"]
+        biases = dict(zip(report["class_names"], moved["biases"]))
+        click.echo("decision boundaries moved by fer-classify shift: " + ", ".join(
+            f"{e} {biases[e]:+.2f}" for e in moved["emotions"]) + f" (chosen on {moved['split']})")
     if report.get("no_face") is not None:
         click.echo(f"{report['no_face']} images had no face ({report['detector']} detector) and are not counted")
     click.echo(format_report(report))
@@ -269,6 +274,37 @@ def evaluate_command(checkpoint, data, split, tta, batch_size, precision, device
             f"inference ({lat['numeric_path']}): {lat['batched']['faces_per_s']:.0f} faces/s at batch "
             f"{lat['batch_size']}, {lat['single']['ms_per_face']:.2f} ms for a single face"
         )
+
+
+@main.command("shift")
+@click.argument("checkpoint", type=click.Path(exists=True))
+@click.option("--data", default="builtin", metavar="SPEC", help="Dataset spec whose validation split chooses the biases (the model's training data).")
+@click.option("--emotion", "emotions", multiple=True, required=True, help="An emotion whose boundary to move; repeat for more (tuned in the order given).")
+@click.option("--objective", type=click.Choice(["f1", "macro_f1"]), default="f1", help="What each bias maximises on the validation split: the emotion's F1 or macro-F1.")
+@click.option("--tta", type=click.Choice(["none", "flip", "ten-crop"]), default="none", help="Test-time augmentation of the validation predictions (predict and video use none).")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="The shifted checkpoint.  [default: <checkpoint>-shifted.pt beside it]")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--cache-dir", type=click.Path(file_okay=False), default=None)
+@user_errors
+def shift_command(checkpoint, data, emotions, objective, tta, out, as_json, cache_dir) -> None:
+    """Move rare emotions' decision boundaries, chosen on the validation split, into a new checkpoint.
+
+    Each --emotion's log-probability gets the bias that maximises its F1 on the validation split
+    of --data (as `fergan study`'s +shift views); evaluate, predict and video apply it. The test
+    split is never read. Oversampling and a shifted boundary is the best plain rebalancing measured
+    on FER2013: fer-classify train --balanced-sampler, then fer-classify shift RUN --emotion disgust.
+    """
+    from classifiers.boundary import shift_checkpoint
+
+    result = shift_checkpoint(checkpoint, data, emotions, out, objective, tta, cache_dir)
+    if as_json:
+        click.echo(json_text(result))
+        return
+    click.echo(f"validation: {result['split']} of {data} ({result['n_val']} faces), objective {objective}")
+    for emotion, row in result["per_emotion"].items():
+        click.echo(f"  {emotion}: bias {row['bias']:+.2f}, F1 {row['f1_before']:.1%} -> {row['f1_after']:.1%}")
+    click.echo(f"  macro-F1 {result['macro_f1']['before']:.1%} -> {result['macro_f1']['after']:.1%}")
+    click.echo(result["out"])
 
 
 def _evaluated_rows(report: dict) -> str:

@@ -1,7 +1,8 @@
 """Predictions for image files, one record per face, in a stable versioned schema (JSON or CSV).
 
-Schema 2. JSON: ``{"schema": 2, "model", "class_names", "detector", "predictions": [record]}``,
-records in input order, then face order (left to right). A record:
+Schema 2. JSON: ``{"schema": 2, "model", "class_names", "decision_bias", "detector", "predictions":
+[record]}``, records in input order, then face order (left to right); ``decision_bias`` is
+{emotion: bias} for a model whose boundaries ``fer-classify shift`` moved, else null. A record:
 
 - ``path``: the image as given; ``face``: the face's index in the image (0, 1, ...), or null
   when no face was found or detection was off (``--no-detect``: the whole image is the face);
@@ -26,6 +27,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from classifiers.boundary import apply_decision_bias, decision_bias
 from classifiers.checkpoint import load_classifier
 from classifiers.inference import CPU, FP32, fold_batchnorm, predict_logits
 from ferganaug.data.dataset import IMAGE_SIZE
@@ -48,6 +50,7 @@ class FacePredictor:
         self.model = fold_batchnorm(model)
         self.class_names: list[str] = list(artifact["class_names"])
         self.model_name: str = artifact["model_name"]
+        self.bias = decision_bias(artifact)  # a boundary moved by fer-classify shift, or None
         # torch sets up its kernels on the first call: here, not in the first face's (or frame's) time
         self.probabilities(torch.zeros(1, IMAGE_SIZE, IMAGE_SIZE, dtype=torch.uint8))
 
@@ -57,7 +60,13 @@ class FacePredictor:
             return torch.empty(0, len(self.class_names))
         if faces.dim() == 3:
             faces = faces.unsqueeze(1)
-        return predict_logits(self.model, faces, FP32, CPU).softmax(dim=1)
+        return apply_decision_bias(predict_logits(self.model, faces, FP32, CPU), self.bias).softmax(dim=1)
+
+    def shifted_emotions(self) -> dict[str, float] | None:
+        """{emotion: bias} of the boundaries fer-classify shift moved, or None for a plain model."""
+        if self.bias is None:
+            return None
+        return {name: float(b) for name, b in zip(self.class_names, self.bias) if b != 0}
 
 
 def predict_files(
@@ -94,6 +103,7 @@ def predict_files(
             labels = [f"{k} {names[int(p.argmax())]} {float(p.max()):.2f}" for k, p in enumerate(probs)]
             atomic_write_bytes(annotate[i], encode_photo(draw_faces(photo, faces, labels), annotate[i].suffix))
     return {"schema": SCHEMA_VERSION, "model": predictor.model_name, "class_names": names,
+            "decision_bias": predictor.shifted_emotions(),
             "detector": None if detector is None else detector.name, "predictions": records}
 
 

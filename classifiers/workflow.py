@@ -11,6 +11,7 @@ from typing import Sequence
 
 import torch
 
+from classifiers.boundary import DECISION_BIAS, apply_decision_bias, decision_bias
 from classifiers.checkpoint import load_classifier, save_model
 from classifiers.inference import fold_batchnorm, measure_latency, predict_logits
 from classifiers.metrics import classification_report
@@ -243,16 +244,18 @@ def split_to_evaluate(data: FaceDataset, requested: str) -> str:
 
 
 def evaluate_model(model: torch.nn.Module, data: FaceDataset, split: str, path: NumericPath, device: torch.device,
-                   tta: str = "none", batch_size: int = 128, with_predictions: bool = False) -> dict:
+                   tta: str = "none", batch_size: int = 128, with_predictions: bool = False,
+                   bias: torch.Tensor | None = None) -> dict:
     """Report on one split (or ALL_ROWS, the whole dataset), plus the leak-free view (test
-    copies of train images dropped) for a held-out split.
+    copies of train images dropped) for a held-out split; ``bias`` is a shifted checkpoint's
+    per-class decision bias (:mod:`classifiers.boundary`).
 
     ``with_predictions`` adds ``items``: per-item ``targets``, argmax ``predictions`` and the
     ``leak_free`` mask (None without a train split), for bootstrap intervals over the items."""
     ds = data if split == ALL_ROWS else data.split(split)
     if len(ds) == 0:
         raise DataError(f"dataset '{data.source}' has no '{split}' split")
-    logits = predict_logits(model, ds.images, path, device, batch_size, tta)
+    logits = apply_decision_bias(predict_logits(model, ds.images, path, device, batch_size, tta), bias)
     loss = float(torch.nn.functional.cross_entropy(logits, ds.labels))
     report = classification_report(ds.labels, logits, ds.class_names, loss=loss)
     report["split"] = split
@@ -299,7 +302,10 @@ def evaluate_checkpoint(
 
     path, probe = pick_fastest(precision, dev, throughput)
     model = path.prepare_model(model)
-    report = evaluate_model(model, data, split_to_evaluate(data, split), path, dev, tta, batch_size)
+    bias = decision_bias(artifact)
+    report = evaluate_model(model, data, split_to_evaluate(data, split), path, dev, tta, batch_size, bias=bias)
+    if bias is not None:
+        report["decision_bias"] = artifact[DECISION_BIAS]
     report["data"] = data.source
     if data.info.get("detector"):
         report["detector"], report["no_face"] = data.info["detector"], data.info["no_face"]
