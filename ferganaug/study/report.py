@@ -330,7 +330,8 @@ def _shift_method(s: dict) -> list[str]:
             f"on its log-probability that maximises {goal} on the validation split (the split each cell chose its "
             "epoch by), applied unchanged to the test split; a grid from -4 to +4 in steps of 0.05, the bias nearest "
             "0 among equals. A tuned boundary is a rebalancer that costs nothing, so the shifted views of baseline "
-            "and the rebalancing conditions compete for 'best rebalancing'."]
+            "and the rebalancing conditions compete for 'best rebalancing'. `fer-classify shift RUN --data SPEC "
+            "--emotion E` gives a trained model the same boundary."]
 
 
 def _boot(entry: dict) -> str:
