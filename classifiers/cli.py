@@ -291,7 +291,7 @@ def shift_command(checkpoint, data, emotions, objective, tta, out, as_json, cach
 
     Each --emotion's log-probability gets the bias that maximises its F1 on the validation split
     of --data (as `fergan study`'s +shift views); evaluate, predict and video apply it. The test
-    split is never read. Oversampling and a shifted boundary is the best plain rebalancing measured
+    split chooses nothing. Oversampling and a shifted boundary is the best plain rebalancing measured
     on FER2013: fer-classify train --balanced-sampler, then fer-classify shift RUN --emotion disgust.
     """
     from classifiers.boundary import shift_checkpoint
